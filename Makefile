@@ -1,0 +1,43 @@
+# The two commands in the README: `make demo` and `make test`. Both start from nothing but
+# python3 (3.11+), Java 17 and Maven; everything else installs into .venv and ~/.cache.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: install demo test lint typecheck unit kafka-broker bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/swapwatch demo
+
+lint: install
+	$(BIN)/ruff check collector detector instrumentation tests deploy
+
+# mypy reads the sources under their installed names through a folder of links, because the
+# editable install maps swapwatch.* to the top-level folders with an import hook mypy cannot see.
+typecheck: install
+	mkdir -p .typecheck/swapwatch
+	for p in collector detector instrumentation; do ln -sfn ../../$$p .typecheck/swapwatch/$$p; done
+	cd .typecheck && MYPYPATH=. ../$(BIN)/mypy --config-file ../pyproject.toml \
+	  -p swapwatch.collector -p swapwatch.detector -p swapwatch.instrumentation
+
+unit: install
+	$(BIN)/pytest -m 'not kafka'
+
+test: lint typecheck
+	$(BIN)/pytest
+
+kafka-broker:
+	deploy/kafka/run-broker.sh
+
+clean:
+	rm -rf $(VENV) .typecheck build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""swapwatch collector: a small OTLP receiver that forwards LLM spans to Kafka."""

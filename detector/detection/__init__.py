@@ -1,0 +1,1 @@
+"""Detection: series keys, per-signal learners, correlation into alerts, the regime ledger."""

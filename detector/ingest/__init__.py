@@ -1,0 +1,1 @@
+"""Ingest: OTLP bytes or JSON → spans → :class:`~swapwatch.detector.calls.LlmCall`."""

@@ -1,0 +1,1 @@
+"""Streaming runtime: sources (file, Kafka, in-process), checkpoints, dead letters, metrics."""

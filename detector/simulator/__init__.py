@@ -1,0 +1,1 @@
+"""A provider simulator driven by real measurements, and the swap benchmark's scenarios."""
