@@ -1,0 +1,1 @@
+"""Faithful local fakes of the third-party services swapwatch notifies (PagerDuty, Slack)."""
