@@ -1,11 +1,12 @@
 # The two commands in the README: `make demo` and `make test`. Both start from nothing but
-# python3 (3.11+), Java 17 and Maven; everything else installs into .venv and ~/.cache.
+# python3 (3.11+), Java 17 and Maven (and Go 1.25+ for `make test`, which builds a minimal
+# OpenTelemetry Collector); everything else installs into .venv and ~/.cache.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install demo test lint typecheck unit kafka-broker bench clean
+.PHONY: install demo test lint typecheck unit kafka-broker otelcol bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,10 +35,15 @@ unit: install
 	$(BIN)/pytest -m 'not kafka'
 
 test: lint typecheck
+	sh deploy/ci/ensure-chromium.sh
 	$(BIN)/pytest
 
 kafka-broker:
 	deploy/kafka/run-broker.sh
+
+# the minimal OpenTelemetry Collector that validates deploy/otelcol/config.yaml (needs Go)
+otelcol:
+	deploy/otelcol-build/build.sh
 
 clean:
 	rm -rf $(VENV) .typecheck build *.egg-info .pytest_cache .mypy_cache .ruff_cache
