@@ -1,0 +1,447 @@
+"""``RegimeLedger``: per series key, the regimes between change points and what served each.
+
+A regime is a stretch of event time during which one key was served the same way. For each
+the ledger keeps its span, its call count, the served models and system fingerprints (with
+counts), and the median decode rate and output length: what a support engineer needs to file
+a bug against a model version that is no longer served.
+
+The engine notices a change a few hundred calls *after* it began (``changed_at`` <
+``detected_at``) and closes the open regime retroactively at ``changed_at``. So the ledger
+keeps its most recent ``tail_calls`` calls individually, four bytes of codes and a 100 ms
+timestamp each, and folds a call into the open regime's summary only when it leaves that tail.
+A close at ``at_ns`` then splits exactly (to 100 ms): tail calls that ended before ``at_ns`` go
+to the closing regime, the rest open the new one. When detection took longer than the tail
+reaches, calls already folded cannot be moved; the closing regime then reports how many of its
+calls probably belong to the next one (``mixed_calls``, estimated from its arrival rate)
+instead of hiding it.
+
+Speeds and lengths are kept as log-scale codes (5% bins, :func:`log_code`), so a regime's
+medians are exact to ±2.5% from a fixed histogram that merges and splits without loss.
+Memory is bounded: at most ``max_regimes`` closed regimes (older ones are dropped and
+counted), at most ``max_values`` served models and fingerprints per regime (rarer ones count
+as ``(other)``), two 512-byte histograms for the open regime, and the tail (about 2.5 KB; a
+pickled ledger is about 4 KB). ``observe`` only appends; calls are coded a block of 16 at a
+time and folded out of the tail 64 at a time.
+
+>>> from swapwatch.detector.calls import LlmCall
+>>> def call(t, fingerprint, tokens):
+...     return LlmCall(start_ns=(t - 2) * 10**9, end_ns=t * 10**9, response_model="gpt-4o",
+...                    system_fingerprint=fingerprint, output_tokens=tokens)
+>>> ledger = RegimeLedger(LedgerConfig(tail_calls=8))
+>>> ledger.observe_many([call(t, "fp_a", 200) for t in range(10, 20)])
+>>> ledger.observe_many([call(t, "fp_b", 100) for t in range(20, 25)])
+>>> ledger.close_regime(at_ns=20 * 10**9, reason="swap", signals=["fingerprint"],
+...                     detected_ns=24 * 10**9)
+>>> [(r.index, r.calls, r.fingerprints, round(r.median_output_tokens, -1))
+...  for r in ledger.regimes()]
+[(0, 10, {'fp_a': 10}, 200.0), (1, 5, {'fp_b': 5}, 100.0)]
+>>> ledger.regime_at(15 * 10**9).fingerprints, ledger.regime_at(21 * 10**9).opened_by
+({'fp_a': 10}, 'swap')
+>>> ledger.regime_at(5 * 10**9) is None  # before anything was seen
+True
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from bisect import bisect_right
+from collections import Counter, deque
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+from swapwatch.detector.calls import LlmCall
+
+OTHER = "(other)"
+_BLOCK = 16  # calls taken at a time
+_FOLD_SLACK = 64  # calls folded out of the tail at a time
+_TICK_NS = 100_000_000  # tail timestamps: 100 ms since the ledger's base time
+_MAX_TICK = 2**32 - 1
+_CODES_PER_E = 20.0  # log-scale codes: e^(1/20) = 5% bins
+_CODE_OFFSET = 1.0  # code 1 is e^-1 ≈ 0.37; code 255 is ≈ 120,000
+_OTHER_CODE = 255  # a value code of a served model / fingerprint that found no room
+# lower edges of codes 1..255 (a binary search is cheaper per call than a logarithm)
+_EDGES = (5e-324, *(math.exp(k / _CODES_PER_E - _CODE_OFFSET) for k in range(1, 255)))
+_SMALL_COUNT_CODES = bytes(bisect_right(_EDGES, n) for n in range(4096))  # token counts
+
+
+def log_code(x: float | int | None) -> int:
+    """A positive quantity as a one-byte log-scale code (0 = absent); 5% wide bins.
+
+    >>> [log_code(v) for v in (None, 0, 1, 50.0, 10**9)]
+    [0, 0, 21, 99, 255]
+    >>> round(code_value(log_code(50.0)), 1)  # the bin's geometric centre: within 2.5%
+    50.7
+    """
+    return 0 if x is None else bisect_right(_EDGES, x)
+
+
+def log_codes(values: Iterable[float | int | None]) -> list[int]:
+    """:func:`log_code` of many values (the per-call hot path: one comprehension)."""
+    edges, small = _EDGES, _SMALL_COUNT_CODES
+    return [0 if x is None else small[x] if type(x) is int and 0 <= x < 4096
+            else bisect_right(edges, x) for x in values]
+
+
+def code_value(code: int) -> float:
+    """The value a :func:`log_code` stands for (the geometric centre of its bin)."""
+    return math.exp((code - 0.5) / _CODES_PER_E - _CODE_OFFSET)
+
+
+def median_code(histogram: Iterable[int]) -> int | None:
+    """The median code of a histogram indexed by code (code 0, absent, is ignored).
+
+    >>> median_code([5, 1, 0, 3, 1])
+    3
+    """
+    counts = list(histogram)
+    total = sum(counts[1:])
+    if not total:
+        return None
+    half, seen = (total + 1) // 2, 0
+    for code in range(1, len(counts)):
+        seen += counts[code]
+        if seen >= half:
+            return code
+    return None  # pragma: no cover - unreachable
+
+
+def rfc3339(t_ns: int | None) -> str | None:
+    """Event time in nanoseconds as an RFC 3339 UTC string (``None`` stays ``None``)."""
+    if t_ns is None:
+        return None
+    return datetime.fromtimestamp(t_ns / 1e9, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+class LedgerConfig(BaseModel):
+    """How much history a regime ledger keeps per series key (defaults live here)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_regimes: int = Field(default=50, ge=1, description="Closed regimes kept per key.")
+    tail_calls: int = Field(
+        default=256, ge=0, le=100_000,
+        description="Recent calls kept individually so that a change detected this many calls "
+        "late still splits regimes exactly.",
+    )
+    max_values: int = Field(
+        default=8, ge=1, le=64, description="Served models / fingerprints counted per regime."
+    )
+
+
+class Regime(BaseModel):
+    """One regime of one key: ``[start_ns, end_ns)`` in event time (``end_ns`` ``None``: open)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(description="0 for the key's first regime, +1 per change point.")
+    start_ns: int
+    end_ns: int | None = None
+    calls: int = 0
+    first_call_ns: int | None = None
+    last_call_ns: int | None = None
+    served_models: dict[str, int] = Field(default_factory=dict)
+    fingerprints: dict[str, int] = Field(default_factory=dict)
+    median_decode_rate: float | None = Field(default=None, description="Output tokens/s, ±2.5%.")
+    median_output_tokens: float | None = Field(default=None, description="±2.5%.")
+    opened_by: str = "start"
+    opened_signals: list[str] = Field(default_factory=list)
+    detected_ns: int | None = Field(default=None, description="When the change was noticed.")
+    mixed_calls: int = Field(
+        default=0, description="Estimated calls of the next regime counted here (change detected "
+        "later than the ledger's tail reached).",
+    )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def start(self) -> str | None:
+        return rfc3339(self.start_ns)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def end(self) -> str | None:
+        return rfc3339(self.end_ns)
+
+    def covers(self, t_ns: int) -> bool:
+        return self.start_ns <= t_ns and (self.end_ns is None or t_ns < self.end_ns)
+
+    def served_shares(self) -> dict[str, float]:
+        return _shares(self.served_models)
+
+    def fingerprint_shares(self) -> dict[str, float]:
+        return _shares(self.fingerprints)
+
+
+def _shares(counts: dict[str, int]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {k: v / total for k, v in counts.items()} if total else {}
+
+
+class _RegimeStats:
+    """The running summary of the open regime (calls already folded out of the tail)."""
+
+    def __init__(self, index: int, start_ns: int, opened_by: str, signals: list[str],
+                 detected_ns: int | None) -> None:
+        self.index = index
+        self.start_ns = start_ns
+        self.opened_by = opened_by
+        self.signals = signals
+        self.detected_ns = detected_ns
+        self.calls = 0
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+        self.served: dict[str, int] = {}
+        self.fingerprints: dict[str, int] = {}
+        self.decode_rate: array[int] | None = None  # histograms by log code, made on first use
+        self.output_tokens: array[int] | None = None
+
+    def copy(self) -> _RegimeStats:
+        twin = _RegimeStats(self.index, self.start_ns, self.opened_by, list(self.signals),
+                            self.detected_ns)
+        twin.calls, twin.first_ns, twin.last_ns = self.calls, self.first_ns, self.last_ns
+        twin.served, twin.fingerprints = dict(self.served), dict(self.fingerprints)
+        twin.decode_rate = None if self.decode_rate is None else array(
+            self.decode_rate.typecode, self.decode_rate)
+        twin.output_tokens = None if self.output_tokens is None else array(
+            self.output_tokens.typecode, self.output_tokens)
+        return twin
+
+    def regime(self, end_ns: int | None, mixed_calls: int = 0) -> Regime:
+        rate = None if self.decode_rate is None else median_code(self.decode_rate)
+        tokens = None if self.output_tokens is None else median_code(self.output_tokens)
+        return Regime(
+            index=self.index, start_ns=self.start_ns, end_ns=end_ns, calls=self.calls,
+            first_call_ns=self.first_ns, last_call_ns=self.last_ns,
+            served_models=dict(sorted(self.served.items(), key=lambda kv: -kv[1])),
+            fingerprints=dict(sorted(self.fingerprints.items(), key=lambda kv: -kv[1])),
+            median_decode_rate=None if rate is None else round(code_value(rate), 2),
+            median_output_tokens=None if tokens is None else round(code_value(tokens), 1),
+            opened_by=self.opened_by, opened_signals=list(self.signals),
+            detected_ns=self.detected_ns, mixed_calls=mixed_calls,
+        )
+
+
+def _add_counts(into: dict[str, int], counts: dict[str, int], limit: int) -> None:
+    for value, n in counts.items():
+        if value in into or len(into) < limit:
+            into[value] = into.get(value, 0) + n
+        else:
+            into[OTHER] = into.get(OTHER, 0) + n
+
+
+def _histogram(into: array[int] | None, codes: Iterable[int]) -> array[int]:
+    """Add codes to a histogram: 16-bit counts (512 bytes) until one would overflow."""
+    if into is None:
+        into = array("H", bytes(2 * 256))
+    for code, n in Counter(codes).items():
+        count = into[code] + n
+        if count > 0xFFFF and into.typecode == "H":
+            into = array("I", into)
+        into[code] = count
+    return into
+
+
+class _Codes:
+    """Byte codes for the strings of one field in the tail (≤ 254, compacted when full)."""
+
+    def __init__(self) -> None:
+        self.codes: dict[str, int] = {}
+        self.values: list[str | None] = [None]
+
+    def new(self, value: str) -> int | None:
+        if len(self.values) >= _OTHER_CODE:
+            return None
+        code = len(self.values)
+        self.codes[value] = code
+        self.values.append(value)
+        return code
+
+    def name(self, code: int) -> str | None:
+        return self.values[code] if code < len(self.values) else OTHER
+
+
+_Columns = tuple["array[int]", "array[int]", "array[int]", "array[int]", "array[int]"]
+
+
+class RegimeLedger:
+    """The regimes of one series key (see the module docstring). Picklable."""
+
+    def __init__(self, config: LedgerConfig | None = None) -> None:
+        self.config = config or LedgerConfig()
+        self._closed: deque[Regime] = deque(maxlen=self.config.max_regimes)
+        self._open: _RegimeStats | None = None
+        self._pending: list[LlmCall] = []
+        self._base_ns = 0
+        # the tail: tick, served code, fingerprint code, decode-rate code, output-length code
+        self._tail: _Columns = (array("I"), array("B"), array("B"), array("B"), array("B"))
+        self._served = _Codes()
+        self._fingerprints = _Codes()
+        self.calls = 0
+        self.dropped_regimes = 0
+
+    def __getstate__(self) -> dict[str, object]:
+        self._take_pending()  # a checkpoint holds codes, not call records
+        return dict(self.__dict__)
+
+    # -- feeding --------------------------------------------------------------------------------
+
+    def observe(self, call: LlmCall) -> None:
+        """Account one call to the open regime. O(1); the work is done a block at a time."""
+        pending = self._pending
+        pending.append(call)
+        if len(pending) >= _BLOCK:
+            self._take_pending()
+
+    def observe_many(self, calls: Iterable[LlmCall]) -> None:
+        for call in calls:
+            self.observe(call)
+
+    def close_regime(self, at_ns: int, reason: str, signals: list[str],
+                     detected_ns: int | None = None) -> None:
+        """End the open regime at ``at_ns`` (a change point) and open the next one there.
+
+        A change that began before the open regime did (two alerts about one change) only
+        adds its reason's signals to the open regime.
+        """
+        self._take_pending()
+        current = self._open
+        if current is None:  # nothing seen yet: the first regime starts with this change
+            self._base_ns = at_ns
+            self._open = _RegimeStats(0, at_ns, reason, sorted(signals), detected_ns)
+            return
+        if at_ns <= current.start_ns:
+            current.signals = sorted(set(current.signals) | set(signals))
+            return
+        mixed = 0
+        if current.last_ns is not None and current.last_ns >= at_ns:
+            # detection came later than the tail reaches: estimate, from the regime's arrival
+            # rate, how many already-folded calls ended after the change
+            span = max(current.last_ns - (current.first_ns or current.start_ns), 1)
+            mixed = min(current.calls, round(current.calls * (current.last_ns - at_ns) / span))
+        split = (at_ns - self._base_ns) // _TICK_NS
+        ticks = self._tail[0]
+        before = [i for i, tick in enumerate(ticks) if tick < split]
+        self._fold(current, before)
+        if len(self._closed) == self._closed.maxlen:
+            self.dropped_regimes += 1
+        self._closed.append(current.regime(end_ns=at_ns, mixed_calls=mixed))
+        self._open = _RegimeStats(current.index + 1, at_ns, reason, sorted(signals), detected_ns)
+        if before:
+            keep = sorted(set(range(len(ticks))) - set(before))
+            self._tail = tuple(array(col.typecode, [col[i] for i in keep])  # type: ignore[assignment]
+                               for col in self._tail)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def regimes(self) -> list[Regime]:
+        """Kept regimes, oldest first; the last one is open (``end_ns`` is ``None``)."""
+        out = list(self._closed)
+        current = self.open_regime()
+        if current is not None:
+            out.append(current)
+        return out
+
+    def open_regime(self) -> Regime | None:
+        self._take_pending()
+        if self._open is None:
+            return None
+        live = self._open.copy()  # the tail is folded into a copy, not into the real summary
+        self._fold(live, range(len(self._tail[0])))
+        return live.regime(end_ns=None)
+
+    def regime_at(self, t_ns: int) -> Regime | None:
+        """The regime that served at event time ``t_ns``; ``None`` before the kept history."""
+        self._take_pending()
+        if self._open is not None and t_ns >= self._open.start_ns:
+            return self.open_regime()
+        for regime in reversed(self._closed):
+            if regime.covers(t_ns):
+                return regime
+        return None
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _take_pending(self) -> None:
+        calls = self._pending
+        if not calls:
+            return
+        self._pending = []
+        self.calls += len(calls)
+        if self._open is None:
+            self._base_ns = calls[0].end_ns
+            self._open = _RegimeStats(0, calls[0].end_ns, "start", [], None)
+        ticks, served, fingerprints, rates, outputs = self._tail
+        base = self._base_ns
+        new_ticks = [(c.end_ns - base) // _TICK_NS for c in calls]
+        if min(new_ticks) < 0 or max(new_ticks) > _MAX_TICK:  # late, or years after the base
+            new_ticks = [min(max(t, 0), _MAX_TICK) for t in new_ticks]
+        ticks.extend(new_ticks)
+        served.extend(self._codes_of(self._served, [c.response_model for c in calls]))
+        fingerprints.extend(self._codes_of(self._fingerprints,
+                                           [c.system_fingerprint for c in calls]))
+        rates.extend(log_codes([c.decode_rate for c in calls]))
+        outputs.extend(log_codes([c.output_tokens for c in calls]))
+        excess = len(ticks) - self.config.tail_calls
+        # fold a few blocks at once (the tail may run up to _FOLD_SLACK over): cheaper per call
+        if excess >= _FOLD_SLACK or (excess > 0 and self.config.tail_calls < _FOLD_SLACK):
+            self._fold(self._open, range(excess))
+            for column in self._tail:
+                del column[:excess]
+
+    def _codes_of(self, codes: _Codes, values: list[str | None]) -> list[int]:
+        get = codes.codes.get
+        found = [0 if v is None else get(v, -1) for v in values]
+        if -1 in found:
+            for i, code in enumerate(found):
+                if code == -1:
+                    found[i] = self._new_code(codes, values[i])
+        return found
+
+    def _new_code(self, codes: _Codes, value: str | None) -> int:
+        if value is None:
+            return 0
+        known = codes.codes.get(value)  # an earlier call of this block added it
+        if known is not None:
+            return known
+        code = codes.new(value)
+        if code is None:  # table full: keep only the strings still in the tail
+            self._compact()
+            code = codes.new(value)
+        return _OTHER_CODE if code is None else code
+
+    def _compact(self) -> None:
+        """Renumber both tables to the values still in the tail (in place: the same objects)."""
+        for column, codes in ((self._tail[1], self._served), (self._tail[2], self._fingerprints)):
+            table = _Codes()
+            for i, code in enumerate(column):
+                name = codes.name(code)
+                new = 0 if name is None else table.codes.get(name) or table.new(name)
+                column[i] = _OTHER_CODE if new is None else new
+            codes.codes.clear()
+            codes.codes.update(table.codes)
+            codes.values[:] = table.values
+
+    def _fold(self, into: _RegimeStats, indices: Iterable[int]) -> None:
+        """Add tail entries ``indices`` to a regime summary."""
+        rows = list(indices)
+        if not rows:
+            return
+        ticks, served, fingerprints, rates, outputs = self._tail
+        into.calls += len(rows)
+        times = [ticks[i] for i in rows]
+        first = self._base_ns + min(times) * _TICK_NS
+        last = self._base_ns + max(times) * _TICK_NS
+        into.first_ns = first if into.first_ns is None else min(into.first_ns, first)
+        into.last_ns = last if into.last_ns is None else max(into.last_ns, last)
+        limit = self.config.max_values
+        for column, table, counts in ((served, self._served, into.served),
+                                      (fingerprints, self._fingerprints, into.fingerprints)):
+            named: dict[str, int] = {}
+            for code, n in Counter(column[i] for i in rows).items():
+                name = table.name(code)
+                if name is not None:
+                    named[name] = named.get(name, 0) + n
+            _add_counts(counts, named, limit)
+        into.decode_rate = _histogram(into.decode_rate, (rates[i] for i in rows))
+        into.output_tokens = _histogram(into.output_tokens, (outputs[i] for i in rows))

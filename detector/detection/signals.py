@@ -1,0 +1,462 @@
+"""Signal learners: one per signal per series key, each reading one trait of an ``LlmCall``.
+
+Every learner has the same small contract (river's conventions: hyperparameters stored as
+passed, state in ``_private`` attributes, picklable):
+
+* ``learn_one(call) -> event`` — ``SHIFTED`` / ``WITHDRAWN`` / ``NO_EVENT``;
+* ``shifted``, ``shift_started_ns``, ``shift_started_index`` (the estimated change point, in
+  event time and in calls of the key), ``summary()`` (before/after), ``rebaseline()``.
+
+What each learner sees (the transformation is the point):
+
+========== ===============================================================================
+signal     value
+========== ===============================================================================
+latency    log duration minus the baseline's log duration for calls of similar input and
+           output size (a 2-D grid of log-size bins): longer prompts/answers are not slower
+ttft       log time to first chunk minus the baseline for similar input size
+decode_rate log output tokens/s after the first chunk minus the baseline for similar output
+           size
+output_tokens log(1 + output tokens)
+tokenizer  log(input tokens / prompt characters)
+cost       log(price / (input + 4 × output tokens)): the catalog price of the served model
+           per weighted token, so a longer prompt is not a dearer model
+quality    mean evaluation score on the span
+model_share served model; fingerprint: system fingerprint; finish_reason: first finish
+           reason; errors: ``ok`` or the error type
+========== ===============================================================================
+
+>>> from swapwatch.detector.calls import LlmCall
+>>> from swapwatch.detector.detection.config import DetectionConfig
+>>> learners = build_learners(DetectionConfig(signals=["output_tokens", "finish_reason"]))
+>>> call = LlmCall(start_ns=0, end_ns=10**9, output_tokens=50, finish_reasons=("stop",))
+>>> [learner.learn_one(call, index=0) for learner in learners]
+[0, 0]
+>>> [learner.name for learner in learners]
+['output_tokens', 'finish_reason']
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from functools import lru_cache
+from typing import Any
+
+from swapwatch.detector.calls import LlmCall
+from swapwatch.detector.detection.categorical import ShareShift
+from swapwatch.detector.detection.config import DetectionConfig
+from swapwatch.detector.detection.numeric import NO_EVENT, BlockShift, log_or_none
+
+TIMING_SIGNALS = frozenset({"latency", "ttft", "decode_rate"})
+#: Signals that load and provider incidents move without any change of model.
+LOAD_SIGNALS = TIMING_SIGNALS | {"errors"}
+
+_OUTPUT_WEIGHT = 4.0  # typical output/input price ratio: cost per weighted token is mix-free
+
+
+def _log2_bin(n: int | None, width: int, bins: int) -> int:
+    """Bin of ``floor(log2 n) // width``, capped (integer arithmetic: cheap per call)."""
+    if not n or n <= 0:
+        return 0
+    b = (int(n).bit_length() - 1) // width
+    return b if b < bins else bins - 1
+
+
+class ConditionedCenter:
+    """Baseline log value per size bin: what a call of this size usually measures.
+
+    Bins hold a running mean that remembers about ``memory`` calls; a bin conditions only
+    once it has ``min_support`` calls (before that the call is learned, not tested).
+
+    >>> centers = ConditionedCenter(bins=4, memory=100, min_support=2)
+    >>> centers.residual(1, 2.0) is None
+    True
+    >>> centers.learn(1, 2.0); centers.learn(1, 4.0)
+    >>> centers.residual(1, 3.5)
+    0.5
+    """
+
+    def __init__(self, bins: int, memory: int, min_support: int) -> None:
+        self.bins = bins
+        self.memory = memory
+        self.min_support = min_support
+        self._mean = array("d", [0.0]) * bins
+        self._count = array("l", [0]) * bins
+
+    def residual(self, b: int, y: float) -> float | None:
+        if self._count[b] < self.min_support:
+            return None
+        return y - self._mean[b]
+
+    def move(self, delta: float) -> None:
+        """Shift every bin's centre: the whole regime moved (a new baseline was adopted)."""
+        for b in range(self.bins):
+            self._mean[b] += delta
+
+    def learn(self, b: int, y: float) -> None:
+        n = self._count[b]
+        if n < self.memory:
+            n += 1
+            self._count[b] = n
+        self._mean[b] += (y - self._mean[b]) / n
+
+
+class NumericLearner:
+    """A numeric signal: extract, transform, optionally condition, then ``BlockShift``."""
+
+    def __init__(self, name: str, config: DetectionConfig, conditioned: bool = False,
+                 log_scale: bool = True) -> None:
+        self.name = name
+        self.conditioned = conditioned
+        self.log_scale = log_scale
+        cfg = config.numeric
+        effect = config.effect_for(name)
+        sparse = name in cfg.sparse_signals
+        self._test = BlockShift(
+            block_size=cfg.sparse_block_size if sparse else cfg.block_size,
+            recent_blocks=cfg.sparse_recent_blocks if sparse else cfg.recent_blocks,
+            warmup_blocks=cfg.sparse_warmup_blocks if sparse else cfg.warmup_blocks,
+            threshold=cfg.threshold,
+            min_effect=math.log1p(effect) if log_scale else effect,
+            baseline_entries=cfg.baseline_entries,
+            entry_s=cfg.entry_s,
+        )
+        self._centers = (
+            ConditionedCenter(_BINS[name], cfg.bin_memory, cfg.bin_min_support)
+            if conditioned else None
+        )
+
+    # -- what the learner reads -----------------------------------------------------------
+
+    def observe(self, call: LlmCall) -> tuple[int, float] | None:
+        """(size bin, transformed value) of a call, or ``None`` when it carries no value."""
+        return _OBSERVERS[self.name](call)
+
+    # -- contract ---------------------------------------------------------------------------
+
+    def learn_one(self, call: LlmCall, index: int) -> int:
+        seen = self.observe(call)
+        if seen is None:
+            return NO_EVENT
+        b, y = seen
+        if self._centers is not None:
+            r = self._centers.residual(b, y)
+            if not self._test.shifted:
+                self._centers.learn(b, y)
+            if r is None:
+                return NO_EVENT
+            y = r
+        return self._test.update(y, call.end_ns, index)
+
+    def learn_many(self, calls: list[LlmCall], first_index: int) -> list[int]:
+        """``learn_one`` over consecutive calls of the key; returns the events that happened."""
+        events: list[int] = []
+        observe = _OBSERVERS[self.name]
+        centers = self._centers
+        test = self._test
+        for offset, call in enumerate(calls):
+            seen = observe(call)
+            if seen is None:
+                continue
+            b, y = seen
+            if centers is not None:
+                r = centers.residual(b, y)
+                if not test.shifted:
+                    centers.learn(b, y)
+                if r is None:
+                    continue
+                y = r
+            event = test.update(y, call.end_ns, first_index + offset)
+            if event:
+                events.append(event)
+        return events
+
+    @property
+    def shifted(self) -> bool:
+        return self._test.shifted
+
+    @property
+    def warm(self) -> bool:
+        return self._test.warm
+
+    @property
+    def shift_started_ns(self) -> int | None:
+        return self._test.shift_started_ns
+
+    @property
+    def shift_started_index(self) -> int | None:
+        return self._test.shift_started_index
+
+    @property
+    def shift_detected_index(self) -> int | None:
+        return self._test.shift_detected_index
+
+    def slowing_since(self, since_ns: int) -> bool:
+        """Shifted slower, or its last block (begun after ``since_ns``) is already slower by
+        twice the minimum effect: a quiet peer that has not had the calls to flag yet."""
+        if self._test.shifted:
+            return self.slowed
+        latest = self._test.latest()
+        if latest is None or latest[1] < since_ns:
+            return False
+        dev = -latest[0] if self.name == "decode_rate" else latest[0]
+        return dev > 2 * self._test.min_effect
+
+    @property
+    def slowed(self) -> bool:
+        """Shifted towards slower service (what load and incidents do to timing)."""
+        direction = self._test.shift_direction
+        return direction < 0 if self.name == "decode_rate" else direction > 0
+
+    def summary(self) -> dict[str, Any]:
+        raw = self._test.summary()
+        out: dict[str, Any] = {"measure": _MEASURES[self.name]}
+        before = raw["before"]["center"]
+        if "after" in raw:
+            after = raw["after"]["center"]
+            out["relative_change"] = round(
+                math.expm1(after - before) if self.log_scale
+                else (after - before) / max(abs(before), 1e-9), 4)
+        if self.log_scale and not self.conditioned:
+            out["before"] = round(math.exp(before), 6)
+            if "after" in raw:
+                out["after"] = round(math.exp(raw["after"]["center"]), 6)
+        else:
+            out["before"] = round(before, 6)
+            if "after" in raw:
+                out["after"] = round(raw["after"]["center"], 6)
+        return out
+
+    def rebaseline(self) -> None:
+        if self._centers is None:
+            self._test.rebaseline()
+            return
+        # the conditioning centres move with the regime, the residuals return to ~0
+        delta = self._test.shift_size()
+        self._centers.move(delta)
+        self._test.rebaseline(offset=-delta)
+
+
+class CategoricalLearner:
+    """A categorical signal: the share of each value, via ``ShareShift``."""
+
+    def __init__(self, name: str, config: DetectionConfig) -> None:
+        self.name = name
+        cfg = config.categorical
+        min_tv = cfg.min_total_variation
+        if name == "errors":
+            # errors are rare: a few points of error rate is already a material change
+            min_tv = config.min_relative_effect.get("errors", 0.03)
+        self._test = ShareShift(
+            block_size=cfg.block_size,
+            recent_blocks=cfg.recent_blocks,
+            warmup_calls=cfg.warmup_calls,
+            half_life_blocks=cfg.half_life_blocks,
+            min_total_variation=min_tv,
+            threshold=cfg.threshold,
+            new_value_share=cfg.new_value_share,
+            new_value_min_count=cfg.new_value_min_count,
+            max_values=cfg.max_values,
+        )
+
+    def observe(self, call: LlmCall) -> str | None:
+        return _CATEGORIES[self.name](call)
+
+    def learn_one(self, call: LlmCall, index: int) -> int:
+        value = self.observe(call)
+        if value is None:
+            return NO_EVENT
+        return self._test.update(value, call.end_ns, index)
+
+    def learn_many(self, calls: list[LlmCall], first_index: int) -> list[int]:
+        """``learn_one`` over consecutive calls of the key; returns the events that happened."""
+        events: list[int] = []
+        observe = _CATEGORIES[self.name]
+        update = self._test.update
+        for offset, call in enumerate(calls):
+            value = observe(call)
+            if value is not None:
+                event = update(value, call.end_ns, first_index + offset)
+                if event:
+                    events.append(event)
+        return events
+
+    @property
+    def shifted(self) -> bool:
+        return self._test.shifted
+
+    @property
+    def warm(self) -> bool:
+        return self._test.warm
+
+    @property
+    def shift_started_ns(self) -> int | None:
+        return self._test.shift_started_ns
+
+    @property
+    def shift_started_index(self) -> int | None:
+        return self._test.shift_started_index
+
+    @property
+    def shift_detected_index(self) -> int | None:
+        return self._test.shift_detected_index
+
+    def summary(self) -> dict[str, Any]:
+        return {"measure": _MEASURES[self.name], **self._test.summary()}
+
+    def rebaseline(self) -> None:
+        self._test.rebaseline()
+
+
+SignalLearner = NumericLearner | CategoricalLearner
+
+# -- extraction: one small pure function per signal ------------------------------------------
+
+_BINS = {"latency": 8 * 14, "ttft": 16, "decode_rate": 14}
+
+
+def _latency(call: LlmCall) -> tuple[int, float] | None:
+    y = log_or_none(call.duration_s)
+    if y is None or not call.output_tokens:
+        return None
+    b = _log2_bin(call.input_tokens, 2, 8) * 14 + _log2_bin(call.output_tokens, 1, 14)
+    return b, y
+
+
+def _ttft(call: LlmCall) -> tuple[int, float] | None:
+    y = log_or_none(call.time_to_first_chunk_s)
+    if y is None:
+        return None
+    return _log2_bin(call.input_tokens, 1, 16), y
+
+
+def _decode_rate(call: LlmCall) -> tuple[int, float] | None:
+    if not call.output_tokens or call.output_tokens < 8:
+        return None
+    y = log_or_none(call.decode_rate)
+    if y is None:
+        return None
+    return _log2_bin(call.output_tokens, 1, 14), y
+
+
+def _output_tokens(call: LlmCall) -> tuple[int, float] | None:
+    if call.output_tokens is None or call.output_tokens < 0 or call.is_error:
+        return None
+    return 0, math.log1p(call.output_tokens)
+
+
+def _tokenizer(call: LlmCall) -> tuple[int, float] | None:
+    if not call.input_tokens or not call.prompt_chars or call.prompt_chars < 16:
+        return None
+    y = log_or_none(call.input_tokens / call.prompt_chars)
+    return None if y is None else (0, y)
+
+
+def _cost(call: LlmCall) -> tuple[int, float] | None:
+    cost = call.cost_usd
+    if cost is None:
+        cost = price_of(call)
+    weighted = (call.input_tokens or 0) + _OUTPUT_WEIGHT * (call.output_tokens or 0)
+    if cost is None or weighted <= 0:
+        return None
+    y = log_or_none(cost / weighted)
+    return None if y is None else (0, y)
+
+
+def _quality(call: LlmCall) -> tuple[int, float] | None:
+    if not call.evaluations:
+        return None
+    scores = [v for v in call.evaluations.values()
+              if isinstance(v, int | float) and math.isfinite(v)]
+    return (0, sum(scores) / len(scores)) if scores else None
+
+
+def price_of(call: LlmCall) -> float | None:
+    """Catalog price of the call using the *served* model (the requested one if unknown)."""
+    model = call.response_model or call.request_model
+    if not model or call.input_tokens is None or call.output_tokens is None:
+        return None
+    rates = _unit_prices(call.provider, model, call.end_ns // _NS_PER_DAY)
+    if rates is None:
+        return None
+    cached = min(max(call.cached_input_tokens or 0, 0), call.input_tokens)
+    return ((call.input_tokens - cached) * rates[0] + cached * rates[1]
+            + call.output_tokens * rates[2])
+
+
+_NS_PER_DAY = 86400 * 10**9
+_PROBE = 1000
+
+
+@lru_cache(maxsize=4096)
+def _unit_prices(provider: str | None, model: str, day: int) -> tuple[float, float, float] | None:
+    """Per-token input, cached-input and output price of a model on a day (catalog, memoised).
+
+    ``None`` when the catalog does not know the model.
+    """
+    from swapwatch.detector.ingest.pricing import call_cost_usd
+
+    at = day * _NS_PER_DAY
+    p_in = call_cost_usd(provider, model, _PROBE, 0, at_ns=at)
+    p_cached = call_cost_usd(provider, model, _PROBE, 0, cached_input_tokens=_PROBE, at_ns=at)
+    p_out = call_cost_usd(provider, model, 0, _PROBE, at_ns=at)
+    if p_in is None or p_cached is None or p_out is None:
+        return None
+    # tiered prices (dearer above some prompt size) are read at the base tier: the signal is a
+    # per-model unit price, and a tier would move it with prompt size, which is not a swap
+    return p_in / _PROBE, p_cached / _PROBE, p_out / _PROBE
+
+
+_OBSERVERS = {
+    "latency": _latency,
+    "ttft": _ttft,
+    "decode_rate": _decode_rate,
+    "output_tokens": _output_tokens,
+    "tokenizer": _tokenizer,
+    "cost": _cost,
+    "quality": _quality,
+}
+
+_CATEGORIES = {
+    "model_share": lambda c: c.response_model or None,
+    "fingerprint": lambda c: c.system_fingerprint or None,
+    "finish_reason": lambda c: (c.finish_reasons[0] if c.finish_reasons else None)
+    if not c.is_error else None,
+    "errors": lambda c: (c.error_type or "error") if c.is_error else "ok",
+}
+
+_MEASURES = {
+    "latency": "log duration vs. calls of similar size",
+    "ttft": "log time to first chunk vs. calls of similar prompt size",
+    "decode_rate": "log output tokens/s after first chunk vs. similar answer size",
+    "output_tokens": "output tokens (median block)",
+    "tokenizer": "input tokens per prompt character",
+    "cost": "USD per weighted token (input + 4 × output)",
+    "quality": "mean evaluation score",
+    "model_share": "share of each served model",
+    "fingerprint": "share of each system fingerprint",
+    "finish_reason": "share of each finish reason",
+    "errors": "share of errors by type",
+}
+
+_NUMERIC = {
+    "latency": dict(conditioned=True),
+    "ttft": dict(conditioned=True),
+    "decode_rate": dict(conditioned=True),
+    "output_tokens": {},
+    "tokenizer": {},
+    "cost": {},
+    "quality": dict(log_scale=False),
+}
+
+
+def build_learners(config: DetectionConfig) -> list[SignalLearner]:
+    """One learner per configured signal (``identity`` is not a learner: it is immediate)."""
+    learners: list[SignalLearner] = []
+    for name in config.signals:
+        if name in _NUMERIC:
+            learners.append(NumericLearner(name, config, **_NUMERIC[name]))  # type: ignore[arg-type]
+        elif name in _CATEGORIES:
+            learners.append(CategoricalLearner(name, config))
+    return learners
