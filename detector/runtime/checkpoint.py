@@ -1,0 +1,157 @@
+"""Per-partition detector state and where it is kept between runs.
+
+The order of a checkpoint is fixed (quix-streams' rule): flush alerts → persist state → commit
+offsets. The state file also records the offset of the next record to process, and a consumer
+that is assigned a partition seeks there: the state file, not the group's committed offset, is
+the truth. So a crash between "persist" and "commit" neither loses nor double-counts a call in
+the learned baselines, and the commit only serves lag monitoring and a missing state file.
+
+Why a directory and not a compacted Kafka topic: detector state is pickled river learners for
+every series of a partition; it grows to megabytes, above Kafka's default 1 MB record limit, so
+a topic store needs chunking and broker-side limits raised, and restoring means reading the
+whole state topic on every assignment. A file per partition written by atomic rename is exact,
+fast to restore, and easy to inspect; the consumers of a group share the directory (one host, or
+a shared volume in Kubernetes). The :class:`StateStore` protocol keeps a Kafka-backed store a
+drop-in addition.
+
+>>> import tempfile
+>>> store = DirectoryStateStore(tempfile.mkdtemp())
+>>> state = PartitionState.fresh("swapwatch_calls", 3, detector={"learned": 1})
+>>> state.seen.add(("trace", "span"))
+True
+>>> state.next_offset = 42
+>>> store.save(state)
+>>> back = store.load("swapwatch_calls", 3)
+>>> (back.next_offset, back.detector, ("trace", "span") in back.seen)
+(42, {'learned': 1}, True)
+>>> store.load("swapwatch_calls", 4) is None
+True
+>>> checkpoint_due(calls_since=10, seconds_since=0.5, every_calls=5000, interval_s=10)
+>>> checkpoint_due(calls_since=5000, seconds_since=0.5, every_calls=5000, interval_s=10)
+'calls'
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+STATE_FORMAT_VERSION = 1
+CheckpointReason = Literal["calls", "interval", "revoked", "shutdown"]
+
+
+class StateCorrupt(RuntimeError):
+    """A state file exists but cannot be read; refusing to silently re-warm from zero."""
+
+
+class DedupWindow:
+    """The most recent ``capacity`` call identities, oldest forgotten first.
+
+    >>> w = DedupWindow(capacity=2)
+    >>> [w.add(x) for x in ("a", "b", "a", "c", "a")]
+    [True, True, False, True, True]
+    >>> len(w)
+    2
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._seen: OrderedDict[Any, None] = OrderedDict()
+
+    def add(self, identity: Any) -> bool:
+        """Remember ``identity``; ``False`` when it was already in the window."""
+        if self.capacity <= 0:
+            return True
+        if identity in self._seen:
+            return False
+        self._seen[identity] = None
+        if len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+        return True
+
+    def __contains__(self, identity: object) -> bool:
+        return identity in self._seen
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+@dataclass
+class PartitionState:
+    """Everything one partition's detection needs to resume exactly where it stopped."""
+
+    topic: str
+    partition: int
+    next_offset: int
+    detector: Any
+    seen: DedupWindow
+    # max event time (unix ns) seen in this partition: the partition's clock
+    watermark_ns: int = 0
+    version: int = field(default=STATE_FORMAT_VERSION)
+
+    @classmethod
+    def fresh(
+        cls, topic: str, partition: int, detector: Any, dedup_window: int = 100_000
+    ) -> PartitionState:
+        return cls(topic, partition, next_offset=0, detector=detector,
+                   seen=DedupWindow(dedup_window))
+
+
+class StateStore(Protocol):
+    def load(self, topic: str, partition: int) -> PartitionState | None: ...
+
+    def save(self, state: PartitionState) -> None: ...
+
+
+class DirectoryStateStore:
+    """One pickle per partition under ``root``, replaced atomically (write, fsync, rename)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, topic: str, partition: int) -> Path:
+        return self.root / f"{topic}-{partition}.state"
+
+    def load(self, topic: str, partition: int) -> PartitionState | None:
+        path = self.path(topic, partition)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            state = pickle.loads(raw)
+        except Exception as err:  # any unpickling failure means the same thing here
+            raise StateCorrupt(f"{path}: {type(err).__name__}: {err}") from err
+        if not isinstance(state, PartitionState) or state.version != STATE_FORMAT_VERSION:
+            raise StateCorrupt(f"{path}: not a swapwatch partition state v{STATE_FORMAT_VERSION}")
+        return state
+
+    def save(self, state: PartitionState) -> None:
+        path = self.path(state.topic, state.partition)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        with open(tmp, "wb") as fh:
+            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(self.root, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def checkpoint_due(
+    calls_since: int, seconds_since: float, every_calls: int, interval_s: float
+) -> CheckpointReason | None:
+    """Whether a partition should checkpoint now, and why (pure; table-tested)."""
+    if calls_since >= every_calls:
+        return "calls"
+    if calls_since > 0 and seconds_since >= interval_s:
+        return "interval"
+    return None

@@ -1,0 +1,214 @@
+"""Stage 1 on Kafka: spans in any keying → compact call records keyed by series.
+
+The Collector's kafka exporter keys records by trace id or not at all, so the calls of one
+series arrive on every partition of ``otlp_spans``. Detection state is per series; splitting a
+series over consumers would split its baselines. So stage 1 (stateless, scales with the spans
+topic's partitions) decodes and extracts, and re-keys each call to ``calls_topic`` by series
+key; stage 2 (stateful) then finds every call of a series in one partition, and its state is
+exact. The calls topic is small (a few hundred bytes per call instead of whole span batches),
+so the extra hop costs little next to decoding.
+
+Event time across partitions: a consumer that reads a backlog gets one partition's records
+long before another's, which would hand detection a series' calls hours out of order. Stage 1
+therefore merges its partitions in event time (as Kafka Streams does): a call is released only
+once every partition still catching up has reached its time. Partitions at their end do not
+hold the others back, so live traffic flows at once. The consumer fetches every partition in
+turn (``max_partition_fetch_bytes`` per partition per fetch), so partitions advance together;
+at most ``max_held_calls`` wait, beyond which the oldest go out regardless. (Pausing the
+partitions that run ahead would bound this more tightly, but kafka-python 3.0.12 stops
+returning the other partitions' records once one is paused, so the runtime never pauses.)
+
+Delivery is at least once: a spans offset is committed only after every call of it and of the
+records before it was produced and flushed; a crash in between produces some calls twice, and
+stage 2 drops the copies by (trace id, span id). When the producer cannot deliver, the stage
+rewinds to the first uncommitted offset of each partition: no span is skipped.
+
+>>> h = EventTimeMerge()
+>>> h.hold("p0", 10, "call-a", end_ns=5); h.hold("p1", 3, "call-b", end_ns=2)
+>>> h.hold("p0", 11, "call-c", end_ns=9)
+>>> h.release(active={"p0": 9, "p1": 2})  # p1 is still catching up at t=2
+['call-b']
+>>> h.first_held_offset("p0"), h.first_held_offset("p1")
+(10, None)
+>>> h.release(active={})  # every partition at its end: nothing to wait for
+['call-a', 'call-c']
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any
+
+from kafka import TopicPartition
+from kafka.errors import KafkaError
+from swapwatch.detector.calls import LlmCall
+from swapwatch.detector.ingest.config import IngestConfig
+from swapwatch.detector.ingest.decode import calls_from_protobuf
+from swapwatch.detector.ingest.errors import IngestStats, MalformedInput
+from swapwatch.detector.runtime.config import RuntimeConfig
+from swapwatch.detector.runtime.deadletter import DeadLetters
+from swapwatch.detector.runtime.metrics import RuntimeMetrics
+from swapwatch.detector.runtime.partitions import Record
+from swapwatch.detector.runtime.records import encode_calls, partition_key
+
+log = logging.getLogger(__name__)
+CALLS_PER_RECORD = 500  # a few hundred bytes each: records stay far below 1 MB
+SpanDecoder = Callable[[bytes, IngestConfig, IngestStats], list[LlmCall]]
+
+
+class EventTimeMerge:
+    """Calls held back until the slowest active partition has passed their end time."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, Hashable, int, Any]] = []
+        self._seq = itertools.count()
+        self._held_offsets: dict[Hashable, Counter[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def hold(self, partition: Hashable, offset: int, item: Any, end_ns: int) -> None:
+        heapq.heappush(self._heap, (end_ns, next(self._seq), partition, offset, item))
+        self._held_offsets.setdefault(partition, Counter())[offset] += 1
+
+    def release(self, active: Mapping[Hashable, int | None], force: int = 0) -> list[Any]:
+        """Items whose time every active partition has reached (its watermark; ``None``: not
+        read yet, so nothing can go), plus the ``force`` oldest regardless (the bound)."""
+        marks = list(active.values())
+        low = None if None in marks else min(marks, default=None)  # type: ignore[type-var]
+        out = []
+        while self._heap and (force > 0 or not marks or (low is not None
+                                                          and self._heap[0][0] <= low)):
+            _, _, partition, offset, item = heapq.heappop(self._heap)
+            held = self._held_offsets[partition]
+            held[offset] -= 1
+            if held[offset] == 0:
+                del held[offset]
+            out.append(item)
+            force -= 1
+        return out
+
+    def first_held_offset(self, partition: Hashable) -> int | None:
+        held = self._held_offsets.get(partition)
+        return min(held) if held else None
+
+    def drop(self, partition: Hashable) -> None:
+        """Forget a partition's held items (given up: its next owner reads them again)."""
+        self._heap = [e for e in self._heap if e[2] != partition]
+        heapq.heapify(self._heap)
+        self._held_offsets.pop(partition, None)
+
+
+class Repartitioner:
+    """Decodes span records, merges partitions in event time, produces call records, and
+    says which offsets are safe to commit."""
+
+    def __init__(self, config: RuntimeConfig, producer: Any, dead_letters: DeadLetters,
+                 metrics: RuntimeMetrics, ingest: IngestConfig | None = None,
+                 decode: SpanDecoder = calls_from_protobuf) -> None:
+        self.config = config
+        self.producer = producer
+        self.dead_letters = dead_letters
+        self.metrics = metrics
+        self.ingest = ingest or IngestConfig()
+        self.decode = decode
+        self.stats = IngestStats()
+        self.merge = EventTimeMerge()
+        self.watermark_ns: dict[TopicPartition, int] = {}
+        self._uncommitted_from: dict[TopicPartition, int] = {}
+        self._next: dict[TopicPartition, int] = {}  # next offset to read, per partition
+        self._futures: list[Any] = []
+
+    def handle(self, tp: TopicPartition, records: list[Record]) -> None:
+        """Decode ``records`` and hold their calls for the event-time merge."""
+        for record in records:
+            spans_before = self.stats.spans
+            try:
+                calls = self.decode(record.value or b"", self.ingest, self.stats)
+            except MalformedInput as err:
+                self.dead_letters.send(value=record.value, key=record.key, reason=err.reason,
+                                       kind="malformed_otlp", stage="repartition",
+                                       topic=tp.topic, partition=tp.partition,
+                                       offset=record.offset)
+                continue
+            finally:
+                self.metrics.spans.inc(self.stats.spans - spans_before)
+            for call in calls:
+                self.merge.hold(tp, record.offset, call, call.end_ns)
+                if call.end_ns > self.watermark_ns.get(tp, 0):
+                    self.watermark_ns[tp] = call.end_ns
+        if records:
+            self._uncommitted_from.setdefault(tp, records[0].offset)
+            self._next[tp] = records[-1].offset + 1
+
+    def produce_released(self, catching_up: list[TopicPartition]) -> int:
+        """Produce every call that no partition in ``catching_up`` can still precede."""
+        active = {tp: self.watermark_ns.get(tp) for tp in catching_up}
+        force = max(0, len(self.merge) - self.config.kafka.max_held_calls)
+        kafka = self.config.kafka
+        released = self.merge.release(active, force)
+        by_key: dict[bytes, list[LlmCall]] = {}
+        for call in released:  # in event time; one record per key keeps each key's order
+            by_key.setdefault(partition_key(call, kafka.partition_by), []).append(call)
+        for key, calls in by_key.items():
+            for start in range(0, len(calls), CALLS_PER_RECORD):
+                self._futures.append(self.producer.send(
+                    kafka.calls_topic, value=encode_calls(calls[start:start + CALLS_PER_RECORD]),
+                    key=key))
+        return len(released)
+
+    def pending(self) -> bool:
+        return bool(self._next)
+
+    def next_offset(self, tp: TopicPartition) -> int | None:
+        return self._next.get(tp)
+
+    def offsets_to_commit(self) -> dict[TopicPartition, int] | None:
+        """Flush the producer; per partition the offset up to which every call is in Kafka,
+        or ``None`` when delivery failed (call :meth:`rewind` then)."""
+        if not self._next:
+            return {}
+        try:
+            self.producer.flush(timeout=self.config.kafka.flush_timeout_s)
+        except KafkaError as err:
+            log.warning("calls not delivered (%s)", err)
+            return None
+        failed = [f for f in self._futures if not f.succeeded()]
+        if failed:
+            log.warning("%d calls not delivered (%s)", len(failed),
+                        failed[0].exception if failed[0].failed() else "timeout")
+            return None
+        self._futures.clear()
+        out = {}
+        for tp, next_offset in self._next.items():
+            held = self.merge.first_held_offset(tp)
+            out[tp] = next_offset if held is None else held
+        return out
+
+    def committed(self, offsets: Mapping[TopicPartition, int]) -> None:
+        for tp, offset in offsets.items():
+            if self.merge.first_held_offset(tp) is None and offset == self._next.get(tp):
+                self._uncommitted_from.pop(tp, None)
+                self._next.pop(tp, None)
+            else:
+                self._uncommitted_from[tp] = offset
+
+    def rewind(self) -> dict[TopicPartition, int]:
+        """Where to seek so that every span not known to be delivered is read again."""
+        where = dict(self._uncommitted_from)
+        for tp in list(where):
+            self.forget([tp])
+        self._futures.clear()
+        return where
+
+    def forget(self, tps: list[TopicPartition]) -> None:
+        """Partitions given up: their uncommitted work is redone by the next owner."""
+        for tp in tps:
+            self.merge.drop(tp)
+            self.watermark_ns.pop(tp, None)
+            self._uncommitted_from.pop(tp, None)
+            self._next.pop(tp, None)
