@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from swapwatch.detector.alerts.alert import Alert
 from swapwatch.detector.calls import LlmCall
@@ -32,6 +32,8 @@ class CallDetector(Protocol):
     """Detection as the runtime sees it (``swapwatch.detector.detection.Detector``)."""
 
     def process(self, call: LlmCall) -> list[Alert]: ...
+
+    def flush(self, now_ns: int | None = None) -> list[Alert]: ...
 
 
 class AlertSink(Protocol):
@@ -70,6 +72,35 @@ class CountingDetector:
     def process(self, call: LlmCall) -> list[Alert]:
         self.calls += 1
         return []
+
+    def flush(self, now_ns: int | None = None) -> list[Alert]:
+        return []
+
+
+class AlertLog:
+    """An :class:`AlertSink` that writes every raised alert as a JSON line (``--alerts-out``)
+    and hands it on to the delivery pipeline, if one is configured."""
+
+    def __init__(self, out: IO[str], forward: AlertSink | None = None) -> None:
+        self.out = out
+        self.forward = forward
+        self.written = 0
+
+    def submit(self, alerts: Sequence[Alert]) -> None:
+        for alert in alerts:
+            self.out.write(alert.to_json_line() + "\n")
+        self.written += len(alerts)
+        if self.forward is not None:
+            self.forward.submit(alerts)
+
+    def advance(self, now: datetime) -> None:
+        if self.forward is not None:
+            self.forward.advance(now)
+
+    def flush(self) -> None:
+        self.out.flush()
+        if self.forward is not None:
+            self.forward.flush()
 
 
 def event_time(ns: int) -> datetime:
@@ -113,6 +144,16 @@ class Pipeline:
         if advanced:
             self.alerts.advance(event_time(self.watermark_ns))
         return raised
+
+    def finish(self) -> list[Alert]:
+        """End of a finite input: release what the detector still holds (its reorder buffer)."""
+        alerts = self.detector.flush()
+        if alerts:
+            for alert in alerts:
+                self.metrics.alerts.labels(kind=alert.kind).inc()
+            self.alerts.submit(alerts)
+        self.alerts.advance(event_time(self.watermark_ns))
+        return alerts
 
     def flush(self) -> None:
         """Deliver (or durably queue) everything raised so far: step 1 of a checkpoint."""
