@@ -14,7 +14,56 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 # name -> (module, one-line help). Add a line here when a subcommand becomes real.
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "calls": (
+        "swapwatch.detector.commands.calls",
+        "print the LLM calls read from OTLP JSON spans",
+    ),
+    "detect": (
+        "swapwatch.detector.commands.detect",
+        "replay OTLP JSON spans through detection, write alerts",
+    ),
+    "collect": (
+        "swapwatch.collector.command",
+        "receive OTLP, produce LLM spans to Kafka",
+    ),
+    "simulate": (
+        "swapwatch.detector.commands.simulate",
+        "write a benchmark scenario's spans and ground truth",
+    ),
+    "score": (
+        "swapwatch.detector.commands.score",
+        "score alerts against scenario ground truth",
+    ),
+    "benchmark": (
+        "swapwatch.detector.commands.benchmark",
+        "run the swap benchmark suite through detect and score it",
+    ),
+    "silence": (
+        "swapwatch.detector.commands.silence",
+        "add, list or expire alert silences",
+    ),
+    "ack": (
+        "swapwatch.detector.commands.ack",
+        "accept a key's new regime; resolves its swap",
+    ),
+    "regimes": (
+        "swapwatch.detector.commands.regimes",
+        "show each key's regimes: what served when",
+    ),
+    "report": (
+        "swapwatch.detector.commands.report",
+        "write the HTML report; --model-share: daily served-model share",
+    ),
+    "demo": (
+        "swapwatch.detector.commands.demo",
+        "run the whole chain locally: a silent swap and an incident, live",
+    ),
+    "bench": (
+        "swapwatch.detector.commands.bench",
+        "measure detector throughput against the decode floor, and memory per key",
+    ),
+}
 
 
 def _version() -> str:

@@ -25,7 +25,6 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
 from swapwatch.detector.alerts.config import AlertsConfig
 from swapwatch.detector.detection.config import DetectionConfig
 from swapwatch.detector.ingest.config import IngestConfig

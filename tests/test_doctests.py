@@ -7,7 +7,6 @@ import importlib
 import pkgutil
 
 import pytest
-
 import swapwatch.collector
 import swapwatch.detector
 import swapwatch.instrumentation

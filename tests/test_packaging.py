@@ -17,7 +17,8 @@ FOLDERS = {"collector": "swapwatch.collector", "detector": "swapwatch.detector",
 
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:
-    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
     found = set()
     for folder, name in FOLDERS.items():
         for init in (ROOT / folder).rglob("__init__.py"):
