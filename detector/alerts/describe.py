@@ -2,8 +2,9 @@
 
 Detection writes ``Alert.evidence`` freely; these helpers read the shapes it uses, tolerantly:
 ``evidence["signals"]`` as ``{signal: {"before": ..., "after": ...}}`` or as a list of
-``{"signal"|"name": ..., "before": ..., "after": ...}``; ``evidence["regime"]`` (or
-``"served_by"``) for what serves the new regime.
+``{"signal"|"name": ..., "before": ..., "after": ...}``, or, as detection's swap alerts do,
+``evidence[signal]`` itself as ``{"before": ..., "after": ..., ...}`` for each of
+``alert.signals``; ``evidence["regime"]`` (or ``"served_by"``) for what serves the new regime.
 
 >>> from datetime import datetime, timezone
 >>> from swapwatch.detector.alerts.alert import Alert, AlertKey
@@ -14,6 +15,9 @@ Detection writes ``Alert.evidence`` freely; these helpers read the shapes it use
 ...                     "regime": {"served_by": "gpt-4o-2024-08-06"}})
 >>> signal_rows(a)
 [('decode_rate', '92.14', '41')]
+>>> signal_rows(a.model_copy(update={"evidence": {"decode_rate": {
+...     "before": 0.01, "after": -0.455, "relative_change": -0.37}}}))
+[('decode_rate', '0.01', '-0.455')]
 >>> regime_text(a)
 'served_by=gpt-4o-2024-08-06'
 >>> headline(a)
@@ -64,6 +68,10 @@ def signal_rows(alert: Alert) -> list[tuple[str, str, str]]:
             if isinstance(value, dict):
                 name = str(value.get("signal") or value.get("name") or "?")
                 found[name] = (fmt(value.get("before", "?")), fmt(value.get("after", "?")))
+    for name in alert.signals:  # detection's shape: one evidence entry per shifted signal
+        own = alert.evidence.get(name)
+        if name not in found and isinstance(own, dict) and ("before" in own or "after" in own):
+            found[name] = (fmt(own.get("before", "?")), fmt(own.get("after", "?")))
     rows = [(name, *found.get(name, ("?", "?"))) for name in alert.signals]
     rows += [(name, *ba) for name, ba in found.items() if name not in alert.signals]
     return rows
