@@ -1,0 +1,177 @@
+"""Memory per series key, and replay throughput as the number of warm keys grows.
+
+For each key count N: a fresh :class:`~swapwatch.detector.detection.engine.Detector` is fed
+:func:`~swapwatch.detector.perf.traffic.warmup_calls` (every key past its learners' warm-up,
+staged blocks at staggered fill levels), its memory is measured three ways, then the stream's
+messages, spread over the same N keys, are replayed through it (decode + extract + pipeline)
+between two floor passes on the same bytes:
+
+- ``traced``: growth of Python's traced allocations (tracemalloc) over building and warming
+  the detector, per key: the live objects it holds;
+- ``rss``: growth of the process's resident memory, per key (includes allocator slack);
+- ``pickled``: the checkpoint size (the detector pickled, as the runtime stores a partition's
+  state), per key, and how long pickling it takes.
+
+>>> from swapwatch.detector.perf.traffic import fleet_calls
+>>> calls = fleet_calls(300, seed=1)
+>>> point = key_point(calls, calls[:100], keys=20, per_key=8, trace=True)
+>>> point.keys <= 20 and point.traced_per_key > 0 and point.pickled_per_key > 0
+True
+>>> point.replay.spans, point.replay.calls
+(100, 100)
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import pickle
+import time
+import tracemalloc
+from dataclasses import dataclass
+from typing import Any
+
+from swapwatch.detector.calls import LlmCall
+from swapwatch.detector.detection.config import DetectionConfig
+from swapwatch.detector.detection.engine import Detector
+from swapwatch.detector.perf.measure import (
+    Timing,
+    best,
+    floor_pass,
+    replay_pass,
+    replay_pipeline,
+    timed,
+)
+from swapwatch.detector.perf.traffic import (
+    base_keys,
+    otlp_messages,
+    tenants_for,
+    warmup_calls,
+    with_tenants,
+)
+
+# Calls per key that warm every learner of the default configuration: a numeric block of 16
+# calls graduates to the baseline after 16 recent blocks, and 16 graduated blocks (spanning
+# two 30-minute baseline entries) make it warm: 32 blocks, plus two for the last entry.
+DEFAULT_WARM_CALLS = 544
+
+
+@dataclass(frozen=True)
+class KeyPoint:
+    """Memory and throughput of a detector holding ``keys`` warm series keys."""
+
+    keys: int
+    warm_keys: int
+    warm_calls: int
+    warm_cpu_s: float
+    traced_per_key: float  # 0 when tracemalloc was off
+    rss_per_key: float  # 0 where /proc is missing
+    pickled_per_key: float
+    pickle_s: float  # one checkpoint's pickling of the whole detector (wall clock)
+    floor: Timing
+    replay: Timing
+
+    @property
+    def ratio(self) -> float:
+        base = self.floor.rate("cpu")
+        return self.replay.rate("cpu") / base if base else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "keys": self.keys, "warm_keys": self.warm_keys, "warm_calls": self.warm_calls,
+            "warm_calls_per_s_cpu": round(self.warm_calls / self.warm_cpu_s)
+            if self.warm_cpu_s else 0,
+            "traced_bytes_per_key": round(self.traced_per_key),
+            "rss_bytes_per_key": round(self.rss_per_key),
+            "pickled_bytes_per_key": round(self.pickled_per_key),
+            "checkpoint_pickle_s": round(self.pickle_s, 3),
+            "floor": self.floor.to_dict(), "replay": self.replay.to_dict(),
+            "ratio_cpu": round(self.ratio, 3),
+        }
+
+
+class _ByteCounter:
+    """A write-only file that only counts: pickles big states without holding them."""
+
+    def __init__(self) -> None:
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        return len(data)
+
+
+def pickled_size(obj: Any) -> int:
+    counter = _ByteCounter()
+    pickle.Pickler(counter, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return counter.size
+
+
+def resident_bytes() -> int:
+    """Resident set size of this process (0 where ``/proc`` is missing)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _warm_keys(detector: Detector) -> int:
+    series = detector.keys()  # a method of the detector, not a dict's view
+    return sum(1 for key in series if any(lr.warm for lr in detector.learners(key)))
+
+
+def key_point(templates: list[LlmCall], stream: list[LlmCall], keys: int,
+              per_key: int = DEFAULT_WARM_CALLS, trace: bool = True,
+              batch_size: int = 200, config: DetectionConfig | None = None) -> KeyPoint:
+    """Warm ``keys`` keys (of ``templates``' series × tenants), measure, replay ``stream``."""
+    tenants = tenants_for(keys, len(base_keys(templates)))
+    spread = with_tenants(stream, tenants)
+    messages = otlp_messages(spread, batch_size=batch_size)
+    before_ns = min(call.start_ns for call in stream)
+
+    gc.collect()
+    rss_before = resident_bytes()
+    if trace:
+        tracemalloc.start()
+    traced_before = tracemalloc.get_traced_memory()[0] if trace else 0
+    detector = Detector(config or DetectionConfig())
+    cpu = time.process_time()
+    warm_calls = 0
+    for call in warmup_calls(templates, tenants, per_key, before_ns):
+        detector.process(call)
+        warm_calls += 1
+    detector.flush(before_ns)  # releases the reorder buffer; staged blocks stay staged
+    warm_cpu_s = time.process_time() - cpu
+    gc.collect()
+    traced = tracemalloc.get_traced_memory()[0] - traced_before if trace else 0
+    if trace:
+        tracemalloc.stop()
+    rss = resident_bytes() - rss_before if rss_before else 0
+    held = max(len(detector.keys()), 1)
+    pickle_started = time.perf_counter()
+    pickled = pickled_size(detector)
+    pickle_s = time.perf_counter() - pickle_started
+    warm = _warm_keys(detector)
+
+    floor_pass(messages[:2])
+    floors = [timed(len(spread), lambda: floor_pass(messages))]
+    pipeline = replay_pipeline(detector)
+    # steady state: no end-of-input flush (it would learn every key's staged block at once)
+    replay = timed(len(spread), lambda: replay_pass(messages, pipeline, end_of_input=False))
+    floors.append(timed(len(spread), lambda: floor_pass(messages)))
+    return KeyPoint(keys=held, warm_keys=warm, warm_calls=warm_calls, warm_cpu_s=warm_cpu_s,
+                    traced_per_key=traced / held, rss_per_key=max(rss, 0) / held,
+                    pickled_per_key=pickled / held, pickle_s=pickle_s, floor=best(floors),
+                    replay=replay)
+
+
+def key_scaling(templates: list[LlmCall], stream: list[LlmCall], key_counts: list[int],
+                per_key: int = DEFAULT_WARM_CALLS, trace: bool = True,
+                batch_size: int = 200) -> list[KeyPoint]:
+    """:func:`key_point` for each count, smallest first (each with a fresh detector)."""
+    points = []
+    for keys in sorted(key_counts):
+        points.append(key_point(templates, stream, keys, per_key, trace, batch_size))
+        gc.collect()
+    return points
