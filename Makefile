@@ -38,6 +38,9 @@ test: lint typecheck
 	sh deploy/ci/ensure-chromium.sh
 	$(BIN)/pytest
 
+bench: install
+	$(BIN)/swapwatch bench
+
 kafka-broker:
 	deploy/kafka/run-broker.sh
 
