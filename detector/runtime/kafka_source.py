@@ -9,6 +9,7 @@ given up (a local file write) and never commit to Kafka from inside the callback
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from swapwatch.detector.runtime.partitions import Record
 
 log = logging.getLogger(__name__)
 PartitionsCallback = Callable[[list[TopicPartition]], None]
+_METADATA_WAIT_S = 15.0
+_FIRST_ASSIGNMENT_WAIT_S = 20.0
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -63,7 +66,31 @@ class GroupSource:
             reconnect_backoff_max_ms=2000,
             max_partition_fetch_bytes=config.max_partition_fetch_bytes,
         )
+        # Join the group only once the topic's metadata is known: kafka-python 3.0 can otherwise
+        # make its first assignment without the topic's partitions and never complete the
+        # rejoin (seen on freshly created topics). Bounded: a topic that does not exist yet is
+        # subscribed to anyway and picked up when it appears.
+        deadline = time.monotonic() + _METADATA_WAIT_S
+        while not self.consumer.partitions_for_topic(topic) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self._subscribed_at = time.monotonic()
+        self._rejoined = False
         self.consumer.subscribe([topic], listener=_Listener(self))
+
+    def _rejoin_if_never_assigned(self) -> None:
+        """Once, if the first join left this member with nothing although the topic has
+        partitions, leave and join again (the same kafka-python start-up race)."""
+        if self._rejoined or self.consumer.assignment():
+            self._rejoined = True
+            return
+        if time.monotonic() - self._subscribed_at < _FIRST_ASSIGNMENT_WAIT_S:
+            return
+        self._rejoined = True
+        if self.consumer.partitions_for_topic(self.topic):
+            log.warning("no partitions of %s assigned after %.0f s; joining the group again",
+                        self.topic, _FIRST_ASSIGNMENT_WAIT_S)
+            self.consumer.unsubscribe()
+            self.consumer.subscribe([self.topic], listener=_Listener(self))
 
     def _call(self, what: str, tps: list[TopicPartition]) -> None:
         try:
@@ -74,6 +101,8 @@ class GroupSource:
 
     def poll(self, timeout_ms: int) -> dict[TopicPartition, list[Record]]:
         batches = self.consumer.poll(timeout_ms=timeout_ms)
+        if not self._rejoined:
+            self._rejoin_if_never_assigned()
         if self.callback_error is not None:
             err, self.callback_error = self.callback_error, None
             raise err
