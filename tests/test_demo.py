@@ -173,7 +173,14 @@ def _check_run(out: Path, result: object, scenario_name: str) -> None:
     assert "swapwatch demo" in result.report_path.read_text()[:200_000]
 
 
+# The live demo measures real (compressed) reply times: on a starved 2-core machine the callers
+# fall behind and timing signals blur, so one rerun is allowed. Detection logic itself is tested
+# deterministically on replayed spans (test_detection_*).
+LIVE_RERUNS = pytest.mark.flaky(reruns=1)
+
+
 @pytest.mark.slow
+@LIVE_RERUNS
 def test_demo_catches_the_swap_and_calls_the_incident_an_incident(tmp_path: Path) -> None:
     config = DemoConfig(duration_s=45.0, calls=3000, speed=4.0, out_dir=tmp_path, live=False)
     result = run_demo(config, base=QUICK)
@@ -185,6 +192,7 @@ def test_demo_catches_the_swap_and_calls_the_incident_an_incident(tmp_path: Path
 
 @pytest.mark.kafka
 @pytest.mark.slow
+@LIVE_RERUNS
 def test_demo_through_kafka(tmp_path: Path, kafka_bootstrap: str) -> None:
     config = DemoConfig(scenario="swap", duration_s=40.0, calls=2400, speed=4.0,
                         out_dir=tmp_path, live=False, kafka=kafka_bootstrap)
