@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import IO, Any
 
+from swapwatch.detector.commands._input import SkippedLines, input_source
 from swapwatch.detector.config import ConfigError, load_config
 from swapwatch.detector.ingest.decode import iter_calls_from_file
 from swapwatch.detector.ingest.errors import IngestStats
@@ -38,15 +38,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"swapwatch calls: {err}", file=sys.stderr)
         return 2
     stats = IngestStats()
-    shown = 0
-
-    def report(line_number: int, reason: str) -> None:
-        nonlocal shown
-        shown += 1
-        if shown <= _MAX_ERRORS_SHOWN:
-            print(f"{args.input}:{line_number}: skipped: {reason}", file=sys.stderr)
-
-    source: IO[Any] | str = sys.stdin.buffer if args.input == "-" else args.input
+    report = SkippedLines(args.input, _MAX_ERRORS_SHOWN)
+    source = input_source(args.input)
     out = sys.stdout
     try:
         for call in iter_calls_from_file(source, config, on_error=report, stats=stats):

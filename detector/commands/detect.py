@@ -11,9 +11,10 @@ import argparse
 import itertools
 import json
 import sys
-from typing import IO, Any
+from typing import IO
 
 from swapwatch.detector.alerts.dispatcher import AlertsSetupError, open_dispatcher
+from swapwatch.detector.commands._input import SkippedLines, input_source
 from swapwatch.detector.config import ConfigError, load_config
 from swapwatch.detector.detection.engine import Detector
 from swapwatch.detector.ingest.decode import iter_calls_from_file
@@ -54,15 +55,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"swapwatch detect: {err}", file=sys.stderr)
         return 2
     stats = IngestStats()
-    shown = 0
-
-    def report(line_number: int, reason: str) -> None:
-        nonlocal shown
-        shown += 1
-        if shown <= _MAX_ERRORS_SHOWN:
-            print(f"{args.input}:{line_number}: skipped: {reason}", file=sys.stderr)
-
-    source: IO[Any] | str = sys.stdin.buffer if args.input == "-" else args.input
+    report = SkippedLines(args.input, _MAX_ERRORS_SHOWN)
+    source = input_source(args.input)
     out: IO[str] = sys.stdout if args.alerts_out == "-" else open(args.alerts_out, "w")  # noqa: SIM115
     log = AlertLog(out, forward=dispatcher)
     pipeline = Pipeline(detector, log)  # the same wiring the Kafka consumer and the demo use

@@ -15,8 +15,9 @@ import argparse
 import json
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import IO, Any
+from typing import Any
 
+from swapwatch.detector.commands._input import SkippedLines, input_source
 from swapwatch.detector.config import ConfigError, load_config
 from swapwatch.detector.detection.keys import SeriesKey
 from swapwatch.detector.detection.ledger import Regime, RegimeLedger, rfc3339
@@ -124,15 +125,8 @@ def _replay(args: argparse.Namespace) -> tuple[list[tuple[SeriesKey, RegimeLedge
         return 2
     detector = Detector(config.detection)
     stats = IngestStats()
-    shown = 0
-
-    def report(line_number: int, reason: str) -> None:
-        nonlocal shown
-        shown += 1
-        if shown <= _MAX_ERRORS_SHOWN:
-            print(f"{args.input}:{line_number}: skipped: {reason}", file=sys.stderr)
-
-    source: IO[Any] | str = sys.stdin.buffer if args.input == "-" else args.input
+    report = SkippedLines(args.input, _MAX_ERRORS_SHOWN)
+    source = input_source(args.input)
     try:
         for call in iter_calls_from_file(source, config.ingest, on_error=report, stats=stats):
             detector.process(call)

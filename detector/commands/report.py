@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import IO, Any
 
+from swapwatch.detector.commands._input import SkippedLines, input_source
 from swapwatch.detector.config import ConfigError, load_config
 from swapwatch.detector.report.config import ReportConfig
 
@@ -82,15 +82,8 @@ def run(args: argparse.Namespace) -> int:
                   file=sys.stderr)
     data: ReportData
     if args.input:
-        shown = 0
-
-        def report(line_number: int, reason: str) -> None:
-            nonlocal shown
-            shown += 1
-            if shown <= _MAX_ERRORS_SHOWN:
-                print(f"{args.input}:{line_number}: skipped: {reason}", file=sys.stderr)
-
-        source: IO[Any] | str = sys.stdin.buffer if args.input == "-" else args.input
+        report = SkippedLines(args.input, _MAX_ERRORS_SHOWN)
+        source = input_source(args.input)
         try:
             replay = replay_file(source, config, report_config, on_error=report)
         except OSError as err:
