@@ -30,8 +30,10 @@ False
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from swapwatch.detector.detection.numeric import NO_EVENT, SHIFTED, WITHDRAWN
@@ -68,8 +70,37 @@ def compare_shares(
     return tv / 2, z_max, z_value
 
 
+@dataclass(frozen=True, slots=True)
+class ShareShiftParams:
+    """Hyperparameters of a :class:`ShareShift`, one object shared by learners alike."""
+
+    block_size: int
+    recent_blocks: int
+    warmup_calls: int
+    half_life_blocks: float
+    min_total_variation: float
+    threshold: float
+    new_value_share: float
+    new_value_min_count: int
+    max_values: int
+    decay: float  # per block: ``0.5 ** (1 / half_life_blocks)``
+
+
+@lru_cache(maxsize=256)
+def _params(block_size: int, recent_blocks: int, warmup_calls: int, half_life_blocks: float,
+            min_total_variation: float, threshold: float, new_value_share: float,
+            new_value_min_count: int, max_values: int) -> ShareShiftParams:
+    return ShareShiftParams(block_size, recent_blocks, warmup_calls, half_life_blocks,
+                            min_total_variation, threshold, new_value_share,
+                            new_value_min_count, max_values, 0.5 ** (1.0 / half_life_blocks))
+
+
 class ShareShift:
     """Online test of a categorical stream's mix (see the module docstring)."""
+
+    __slots__ = ("_after", "_base", "_base_seen", "_before", "_block", "_block_n", "_block_start",
+                 "_detected_index", "_reason", "_recent", "_shifted", "_started_index",
+                 "_started_ns", "params")
 
     def __init__(
         self,
@@ -83,20 +114,15 @@ class ShareShift:
         new_value_min_count: int = 4,
         max_values: int = 12,
     ) -> None:
-        self.block_size = block_size
-        self.recent_blocks = recent_blocks
-        self.warmup_calls = warmup_calls
-        self.half_life_blocks = half_life_blocks
-        self.min_total_variation = min_total_variation
-        self.threshold = threshold
-        self.new_value_share = new_value_share
-        self.new_value_min_count = new_value_min_count
-        self.max_values = max_values
-        self._decay = 0.5 ** (1.0 / half_life_blocks)
+        self.params = _params(block_size, recent_blocks, warmup_calls, half_life_blocks,
+                              min_total_variation, threshold, new_value_share,
+                              new_value_min_count, max_values)
         self._block: dict[str, int] = {}
         self._block_n = 0
         self._block_start = (0, 0)
-        self._recent: deque[tuple[dict[str, int], int, int]] = deque()
+        # the blocks under test, oldest first, each one flat tuple (start ns, start index,
+        # value, count, value, count, ...): a third of the memory of a dict per block
+        self._recent: list[tuple[Any, ...]] = []
         self._base: dict[str, float] = {}
         self._base_seen = 0  # calls ever learned into this baseline (for warm-up)
         self._after: dict[str, int] = {}
@@ -108,12 +134,16 @@ class ShareShift:
         self._reason = ""
 
     @property
+    def min_total_variation(self) -> float:
+        return self.params.min_total_variation
+
+    @property
     def shifted(self) -> bool:
         return self._shifted
 
     @property
     def warm(self) -> bool:
-        return self._base_seen >= self.warmup_calls
+        return self._base_seen >= self.params.warmup_calls
 
     @property
     def shift_started_ns(self) -> int | None:
@@ -132,10 +162,13 @@ class ShareShift:
             self._block_start = (t_ns, index)
         self._block[value] = self._block.get(value, 0) + 1
         self._block_n += 1
-        if self._block_n < self.block_size:
+        if self._block_n < self.params.block_size:
             return NO_EVENT
-        block, self._block, self._block_n = self._block, {}, 0
-        return self._close_block(block, index)
+        block = self._block
+        entry = (*self._block_start, *chain.from_iterable(block.items()))
+        block.clear()
+        self._block_n = 0
+        return self._close_block(entry, index)
 
     def summary(self) -> dict[str, Any]:
         before = self._before if self._shifted else _shares(self._base)
@@ -158,23 +191,23 @@ class ShareShift:
 
     def _window(self) -> tuple[dict[str, int], int]:
         counts: dict[str, int] = {}
-        for block, _, _ in self._recent:
-            for k, v in block.items():
+        for entry in self._recent:
+            for k, v in _items(entry):
                 counts[k] = counts.get(k, 0) + v
         return counts, sum(counts.values())
 
-    def _close_block(self, block: dict[str, int], index: int) -> int:
-        self._recent.append((block, *self._block_start))
+    def _close_block(self, entry: tuple[Any, ...], index: int) -> int:
+        self._recent.append(entry)
         if self._shifted:
-            for k, v in block.items():
+            for k, v in _items(entry):
                 self._after[k] = self._after.get(k, 0) + v
-            if len(self._after) > 4 * self.max_values:
-                self._after = _fold(self._after, self.max_values)
-        if len(self._recent) > self.recent_blocks:
-            graduated = self._recent.popleft()[0]
+            if len(self._after) > 4 * self.params.max_values:
+                self._after = _fold(self._after, self.params.max_values)
+        if len(self._recent) > self.params.recent_blocks:
+            graduated = self._recent.pop(0)
             if not self._shifted:
-                self._learn(graduated)
-        if not self.warm or len(self._recent) < self.recent_blocks:
+                self._learn(dict(_items(graduated)))
+        if not self.warm or len(self._recent) < self.params.recent_blocks:
             return NO_EVENT
         counts, n = self._window()
         reason = self._test(counts, n)
@@ -187,12 +220,12 @@ class ShareShift:
         if reason is None:
             return NO_EVENT
         start = self._start_block()
-        _, self._started_ns, self._started_index = self._recent[start]
+        self._started_ns, self._started_index = self._recent[start][:2]
         self._detected_index = index
         self._before = _shares(self._base)
         self._after = {}
-        for blk, _, _ in list(self._recent)[start:]:
-            for k, v in blk.items():
+        for entry in self._recent[start:]:
+            for k, v in _items(entry):
                 self._after[k] = self._after.get(k, 0) + v
         self._reason = reason
         self._shifted = True
@@ -204,10 +237,11 @@ class ShareShift:
             return None
         for value, c in sorted(counts.items()):
             new = self._base.get(value, 0.0) <= 0 and value != OTHER
-            if new and c >= self.new_value_min_count and c / n >= self.new_value_share:
+            p = self.params
+            if new and c >= p.new_value_min_count and c / n >= p.new_value_share:
                 return f"new value {value!r} at {c / n:.0%}"
         tv, z, largest = compare_shares(self._base, base_n, dict(counts), n)
-        if tv >= self.min_total_variation and z >= self.threshold:
+        if tv >= self.params.min_total_variation and z >= self.params.threshold:
             return f"mix moved by {tv:.0%} (largest: {largest!r})"
         return None
 
@@ -215,34 +249,39 @@ class ShareShift:
         """Still away from the baseline by half the effect (hysteresis for withdrawal)."""
         base_n = sum(self._base.values())
         tv, _, _ = compare_shares(self._base, base_n, dict(counts), n)
-        if tv >= self.min_total_variation / 2:
+        if tv >= self.params.min_total_variation / 2:
             return True
-        return any(self._base.get(v, 0.0) <= 0 and c >= self.new_value_min_count
+        return any(self._base.get(v, 0.0) <= 0 and c >= self.params.new_value_min_count
                    for v, c in counts.items())
 
     def _start_block(self) -> int:
         base = _shares(self._base)
         start = len(self._recent) - 1
         while start > 0:
-            block = self._recent[start - 1][0]
+            block = dict(_items(self._recent[start - 1]))
             total = sum(block.values())
             tv = 0.5 * sum(abs(block.get(k, 0) / total - base.get(k, 0.0))
                            for k in set(block) | set(base))
-            if tv < self.min_total_variation / 2:
+            if tv < self.params.min_total_variation / 2:
                 break
             start -= 1
         return start
 
     def _learn(self, block: dict[str, int]) -> None:
-        decay = self._decay
+        decay = self.params.decay
         for k in self._base:
             self._base[k] *= decay
         for k, v in block.items():
-            key = k if (k in self._base or len(self._base) < self.max_values) else OTHER
+            key = k if (k in self._base or len(self._base) < self.params.max_values) else OTHER
             self._base[key] = self._base.get(key, 0.0) + v
         self._base_seen += sum(block.values())
-        if len(self._base) > self.max_values:
-            self._base = {k: float(v) for k, v in _fold(self._base, self.max_values).items()}
+        if len(self._base) > self.params.max_values:
+            self._base = {k: float(v) for k, v in _fold(self._base, self.params.max_values).items()}
+
+
+def _items(entry: tuple[Any, ...]) -> zip[tuple[str, int]]:
+    """(value, count) pairs of a recent block entry ``(start ns, start index, v, c, ...)``."""
+    return zip(entry[2::2], entry[3::2], strict=True)
 
 
 def _fold(counts: dict[str, Any], keep: int) -> dict[str, Any]:

@@ -82,7 +82,8 @@ class NumericConfig(_Section):
         0.10, gt=0, description="Smallest relative change (10% = 0.10) worth a shift."
     )
     bin_memory: int = Field(
-        1024, ge=8, description="Calls a conditioning bin's centre remembers (timing signals)."
+        1024, ge=8, le=65535,
+        description="Calls a conditioning bin's centre remembers (timing signals).",
     )
     bin_min_support: int = Field(24, ge=1, description="Calls a bin needs before it conditions.")
 

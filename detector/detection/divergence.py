@@ -360,7 +360,7 @@ class _SideView:
 
 
 class _Side:
-    __slots__ = ("group", "key", "last_ns", "model", "server_address", "window")
+    __slots__ = ("group", "key", "last_ns", "model", "server_address", "staged", "window")
 
     def __init__(self, key: SeriesKey, model: str, group: str | None) -> None:
         self.key = key
@@ -369,6 +369,7 @@ class _Side:
         self.server_address: str | None = None
         self.last_ns = 0
         self.window: _Window | None = None  # allocated once the side has a partner
+        self.staged: list[LlmCall] = []  # calls not yet in the window (a paired side only)
 
     def __getstate__(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -420,32 +421,43 @@ class DivergenceMonitor:
     # -- feeding --------------------------------------------------------------------------------
 
     def observe(self, key: SeriesKey, call: LlmCall) -> list[Alert]:
-        """Take one call of series ``key``; returns divergence alerts (rarely any)."""
-        return self.observe_many(key, (call,))
+        """Take one call of series ``key`` and check at once; returns divergence alerts."""
+        self.add(key, call)
+        return self.due(key)
 
-    def observe_many(self, key: SeriesKey, calls: Sequence[LlmCall]) -> list[Alert]:
-        if not self.config.enabled or not calls or not key.request_model:
-            return []
+    def add(self, key: SeriesKey, call: LlmCall) -> None:
+        """Take one call of series ``key``; :meth:`due` compares the sides later.
+
+        Only a paired side (one with a window) holds calls between the two, so a detector of
+        100k series keeps no call records for the many that have no partner.
+        """
+        if not self.config.enabled or not key.request_model:
+            return
         side = self._sides.get(key)
         if side is None:
             side = self._add_side(key)
             if side is None:
-                return []
+                return
         else:
             self._sides.move_to_end(key)
         if side.group is None:
+            return
+        if call.end_ns > side.last_ns:
+            side.last_ns = call.end_ns
+        if side.server_address is None and call.server_address:
+            side.server_address = call.server_address
+        if side.window is not None:
+            side.staged.append(call)
+
+    def due(self, key: SeriesKey) -> list[Alert]:
+        """Move ``key``'s staged calls into its window, and check its group when it is time
+        (every ``check_every_calls`` calls of the group)."""
+        side = self._sides.get(key)
+        if side is None or side.window is None or side.group is None or not side.staged:
             return []
+        calls, side.staged = side.staged, []
+        side.window.add([c for c in calls if not c.is_error])
         group = self._groups[side.group]
-        window = side.window
-        last_ns = max(c.end_ns for c in calls)
-        if last_ns > side.last_ns:
-            side.last_ns = last_ns
-        if side.server_address is None:
-            side.server_address = next((c.server_address for c in calls if c.server_address),
-                                       None)
-        if window is None:
-            return []
-        window.add([c for c in calls if not c.is_error])
         group.pending += len(calls)
         if group.pending < self.config.check_every_calls:
             return []

@@ -51,7 +51,7 @@ from swapwatch.detector.detection.divergence import DivergenceMonitor
 from swapwatch.detector.detection.identity import IdentityWatch
 from swapwatch.detector.detection.keys import KeyTable, SeriesKey
 from swapwatch.detector.detection.ledger import RegimeLedger
-from swapwatch.detector.detection.numeric import SHIFTED, WITHDRAWN
+from swapwatch.detector.detection.numeric import SHIFTED
 from swapwatch.detector.detection.signals import (
     LOAD_SIGNALS,
     TIMING_SIGNALS,
@@ -73,8 +73,8 @@ def _at(ns: int) -> datetime:
 class KeyState:
     """Everything detection keeps for one series key."""
 
-    __slots__ = ("calls", "first_seen_ns", "identity", "learners", "ledger", "n_shifted",
-                 "pending", "settled")
+    __slots__ = ("calls", "first_seen_ns", "identity", "last_end_ns", "learners", "ledger",
+                 "moved", "n_shifted", "settled", "staged")
 
     identity: IdentityWatch | None
 
@@ -88,10 +88,14 @@ class KeyState:
         )
         self.calls = 0
         self.n_shifted = 0
-        # calls not yet shown to the learners: they learn a block at a time (cheaper per call)
-        self.pending: list[LlmCall] = []
+        # learners learn every call at once (no call record is kept per key: 100k keys would
+        # hold millions); correlation runs once per block of ``staged`` calls
+        self.staged = 0
+        self.moved = False  # a learner flagged or withdrew a shift since the last correlation
+        self.last_end_ns = 0
         # lone shifts adopted without partners: a partner detected later can still join them
-        self.settled: deque[tuple[Shift, dict[str, Any]]] = deque(maxlen=_SETTLED_KEPT)
+        # (at most _SETTLED_KEPT; a list, not a deque: an empty deque alone is 600 bytes)
+        self.settled: list[tuple[Shift, dict[str, Any]]] = []
         self.ledger = RegimeLedger(config.ledger)  # regimes between this key's change points
 
     def __getstate__(self) -> dict[str, Any]:
@@ -216,29 +220,30 @@ class Detector:
                 state.ledger.close_regime(at_ns, "identity" if verdict == "fire"
                                           else "identity-resolved", ["identity"], call.end_ns)
         state.ledger.observe(call)
-        pending = state.pending
-        pending.append(call)
-        if len(pending) >= self._stage:
+        for learner in state.learners:
+            event = learner.learn_one(call, index)
+            if event:
+                state.moved = True
+                state.n_shifted += 1 if event == SHIFTED else -1
+        self._divergence.add(key, call)
+        state.last_end_ns = call.end_ns
+        state.staged += 1
+        if state.staged >= self._stage:
             alerts.extend(self._learn(key, state))
         if call.end_ns - self._last_sweep_ns >= _SWEEP_NS:
             self._sweep(call.end_ns)
         return alerts
 
     def _learn(self, key: SeriesKey, state: KeyState) -> list[Alert]:
-        """Show the key's pending calls to its learners, then correlate if anything moved."""
-        calls, state.pending = state.pending, []
-        if not calls:
+        """After a block of the key's calls: compare series, and correlate if a shift moved."""
+        if not state.staged:
             return []
-        divergence = self._divergence.observe_many(key, calls)
-        first_index = state.calls - len(calls) + 1
-        changed = False
-        for learner in state.learners:
-            for event in learner.learn_many(calls, first_index):
-                changed = True
-                state.n_shifted += 1 if event == SHIFTED else -1 if event == WITHDRAWN else 0
-        if changed or state.n_shifted:
-            return divergence + self._correlate(key, state, calls[-1].end_ns, state.calls)
-        return divergence + self._quiet_peer(key, state, calls[-1].end_ns)
+        state.staged = 0
+        divergence = self._divergence.due(key)
+        moved, state.moved = state.moved, False
+        if moved or state.n_shifted:
+            return divergence + self._correlate(key, state, state.last_end_ns, state.calls)
+        return divergence + self._quiet_peer(key, state, state.last_end_ns)
 
     def _quiet_peer(self, key: SeriesKey, state: KeyState, now_ns: int) -> list[Alert]:
         """A key too quiet to flag, slowing while another key of its provider is flagged slow:
@@ -300,9 +305,7 @@ class Detector:
                 alerts.append(self._swap_alert(key, used, now_ns, index))
                 started_ns = min(shift.started_ns for shift, _ in used)
                 state.ledger.close_regime(started_ns, "swap", sorted(names), now_ns)
-            kept = [item for item in state.settled if item[0].signal not in names]
-            state.settled.clear()
-            state.settled.extend(kept)
+            state.settled[:] = [item for item in state.settled if item[0].signal not in names]
             self._settle(key, state, chosen, now_ns, outcome)
         # lone shifts that waited long enough are adopted as the new normal
         stale = [
@@ -326,6 +329,7 @@ class Detector:
                 state.settled.append((Shift(
                     lr.name, lr.shift_started_ns or now_ns, lr.shift_started_index or 0,
                     lr.shift_detected_index or 0), summary))
+                del state.settled[:-_SETTLED_KEPT]
             if self.config.max_change_points:
                 self._change_points.append(ChangePoint(
                     key=key, signal=lr.name, started_ns=lr.shift_started_ns or now_ns,

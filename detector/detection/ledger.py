@@ -20,8 +20,8 @@ medians are exact to ±2.5% from a fixed histogram that merges and splits withou
 Memory is bounded: at most ``max_regimes`` closed regimes (older ones are dropped and
 counted), at most ``max_values`` served models and fingerprints per regime (rarer ones count
 as ``(other)``), two 512-byte histograms for the open regime, and the tail (about 2.5 KB; a
-pickled ledger is about 4 KB). ``observe`` only appends; calls are coded a block of 16 at a
-time and folded out of the tail 64 at a time.
+pickled ledger is about 4 KB). ``observe`` codes a call at once (no call record is kept: 100k
+keys would hold millions of them) and the tail is folded 64 calls at a time.
 
 >>> from swapwatch.detector.calls import LlmCall
 >>> def call(t, fingerprint, tokens):
@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_right
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -74,7 +74,11 @@ def log_code(x: float | int | None) -> int:
     >>> round(code_value(log_code(50.0)), 1)  # the bin's geometric centre: within 2.5%
     50.7
     """
-    return 0 if x is None else bisect_right(_EDGES, x)
+    if x is None:
+        return 0
+    if type(x) is int and 0 <= x < 4096:
+        return _SMALL_COUNT_CODES[x]
+    return bisect_right(_EDGES, x)
 
 
 def log_codes(values: Iterable[float | int | None]) -> list[int]:
@@ -269,9 +273,9 @@ class RegimeLedger:
 
     def __init__(self, config: LedgerConfig | None = None) -> None:
         self.config = config or LedgerConfig()
-        self._closed: deque[Regime] = deque(maxlen=self.config.max_regimes)
+        self._closed: list[Regime] = []  # at most max_regimes (a list: an empty deque is 600 B)
         self._open: _RegimeStats | None = None
-        self._pending: list[LlmCall] = []
+        self._unfolded = 0  # calls added to the tail since it was last checked for folding
         self._base_ns = 0
         # the tail: tick, served code, fingerprint code, decode-rate code, output-length code
         self._tail: _Columns = (array("I"), array("B"), array("B"), array("B"), array("B"))
@@ -281,17 +285,33 @@ class RegimeLedger:
         self.dropped_regimes = 0
 
     def __getstate__(self) -> dict[str, object]:
-        self._take_pending()  # a checkpoint holds codes, not call records
+        self._check_tail()  # a checkpoint holds the tail as it is after a fold check
         return dict(self.__dict__)
 
     # -- feeding --------------------------------------------------------------------------------
 
     def observe(self, call: LlmCall) -> None:
-        """Account one call to the open regime. O(1); the work is done a block at a time."""
-        pending = self._pending
-        pending.append(call)
-        if len(pending) >= _BLOCK:
-            self._take_pending()
+        """Account one call to the open regime: a few bytes of codes on the tail. O(1); the
+        tail is checked for folding a block at a time. No call record is kept."""
+        self.calls += 1
+        end_ns = call.end_ns
+        if self._open is None:
+            self._base_ns = end_ns
+            self._open = _RegimeStats(0, end_ns, "start", [], None)
+        ticks, served, fingerprints, rates, outputs = self._tail
+        tick = (end_ns - self._base_ns) // _TICK_NS
+        ticks.append(tick if 0 <= tick <= _MAX_TICK else min(max(tick, 0), _MAX_TICK))
+        model = call.response_model
+        served.append(0 if model is None else self._served.codes.get(model)
+                      or self._new_code(self._served, model))
+        fingerprint = call.system_fingerprint
+        fingerprints.append(0 if fingerprint is None else self._fingerprints.codes.get(fingerprint)
+                            or self._new_code(self._fingerprints, fingerprint))
+        rates.append(log_code(call.decode_rate))
+        outputs.append(log_code(call.output_tokens))
+        self._unfolded += 1
+        if self._unfolded >= _BLOCK:
+            self._check_tail()
 
     def observe_many(self, calls: Iterable[LlmCall]) -> None:
         for call in calls:
@@ -304,7 +324,7 @@ class RegimeLedger:
         A change that began before the open regime did (two alerts about one change) only
         adds its reason's signals to the open regime.
         """
-        self._take_pending()
+        self._check_tail()
         current = self._open
         if current is None:  # nothing seen yet: the first regime starts with this change
             self._base_ns = at_ns
@@ -323,9 +343,10 @@ class RegimeLedger:
         ticks = self._tail[0]
         before = [i for i, tick in enumerate(ticks) if tick < split]
         self._fold(current, before)
-        if len(self._closed) == self._closed.maxlen:
+        if len(self._closed) >= self.config.max_regimes:
             self.dropped_regimes += 1
         self._closed.append(current.regime(end_ns=at_ns, mixed_calls=mixed))
+        del self._closed[:-self.config.max_regimes]
         self._open = _RegimeStats(current.index + 1, at_ns, reason, sorted(signals), detected_ns)
         if before:
             keep = sorted(set(range(len(ticks))) - set(before))
@@ -343,7 +364,7 @@ class RegimeLedger:
         return out
 
     def open_regime(self) -> Regime | None:
-        self._take_pending()
+        self._check_tail()
         if self._open is None:
             return None
         live = self._open.copy()  # the tail is folded into a copy, not into the real summary
@@ -352,7 +373,7 @@ class RegimeLedger:
 
     def regime_at(self, t_ns: int) -> Regime | None:
         """The regime that served at event time ``t_ns``; ``None`` before the kept history."""
-        self._take_pending()
+        self._check_tail()
         if self._open is not None and t_ns >= self._open.start_ns:
             return self.open_regime()
         for regime in reversed(self._closed):
@@ -362,46 +383,21 @@ class RegimeLedger:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _take_pending(self) -> None:
-        calls = self._pending
-        if not calls:
+    def _check_tail(self) -> None:
+        """Fold what runs over the tail (a few blocks at once: cheaper per call)."""
+        if not self._unfolded:
             return
-        self._pending = []
-        self.calls += len(calls)
-        if self._open is None:
-            self._base_ns = calls[0].end_ns
-            self._open = _RegimeStats(0, calls[0].end_ns, "start", [], None)
-        ticks, served, fingerprints, rates, outputs = self._tail
-        base = self._base_ns
-        new_ticks = [(c.end_ns - base) // _TICK_NS for c in calls]
-        if min(new_ticks) < 0 or max(new_ticks) > _MAX_TICK:  # late, or years after the base
-            new_ticks = [min(max(t, 0), _MAX_TICK) for t in new_ticks]
-        ticks.extend(new_ticks)
-        served.extend(self._codes_of(self._served, [c.response_model for c in calls]))
-        fingerprints.extend(self._codes_of(self._fingerprints,
-                                           [c.system_fingerprint for c in calls]))
-        rates.extend(log_codes([c.decode_rate for c in calls]))
-        outputs.extend(log_codes([c.output_tokens for c in calls]))
-        excess = len(ticks) - self.config.tail_calls
-        # fold a few blocks at once (the tail may run up to _FOLD_SLACK over): cheaper per call
+        self._unfolded = 0
+        excess = len(self._tail[0]) - self.config.tail_calls
         if excess >= _FOLD_SLACK or (excess > 0 and self.config.tail_calls < _FOLD_SLACK):
-            self._fold(self._open, range(excess))
+            self._fold(self._open, range(excess))  # type: ignore[arg-type]
             for column in self._tail:
                 del column[:excess]
-
-    def _codes_of(self, codes: _Codes, values: list[str | None]) -> list[int]:
-        get = codes.codes.get
-        found = [0 if v is None else get(v, -1) for v in values]
-        if -1 in found:
-            for i, code in enumerate(found):
-                if code == -1:
-                    found[i] = self._new_code(codes, values[i])
-        return found
 
     def _new_code(self, codes: _Codes, value: str | None) -> int:
         if value is None:
             return 0
-        known = codes.codes.get(value)  # an earlier call of this block added it
+        known = codes.codes.get(value)
         if known is not None:
             return known
         code = codes.new(value)

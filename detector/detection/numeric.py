@@ -44,6 +44,9 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 NO_EVENT = 0
@@ -54,6 +57,7 @@ _MAD_TO_SD = 1.4826
 _MEAN_ABS_TO_SD = 1.2533
 _NOISE_MEMORY = 64.0  # blocks the block-noise estimate remembers
 _DAY_MARGIN = 2.0  # daily swing allowed, in σ_day (a sinusoid's peak is 1.41 σ)
+_EMPTY = array("d")  # never appended to: ``_after`` is replaced, not grown, when a shift starts
 
 
 def _median(values: list[float]) -> float:
@@ -63,7 +67,7 @@ def _median(values: list[float]) -> float:
     return s[mid] if n % 2 else 0.5 * (s[mid - 1] + s[mid])
 
 
-def interquartile_mean(values: list[float]) -> float:
+def interquartile_mean(values: Sequence[float]) -> float:
     """Mean of the middle half (all values when there are fewer than four).
 
     >>> interquartile_mean([1.0, 2.0, 3.0, 100.0])
@@ -96,8 +100,52 @@ def change_point(devs: list[float], direction: int) -> int:
     return best_k
 
 
+@dataclass(frozen=True, slots=True)
+class BlockShiftParams:
+    """Hyperparameters of a :class:`BlockShift`, shared by every learner configured alike.
+
+    A detector holds one ``BlockShift`` per numeric signal per series key (100k keys: 700k
+    of them); keeping the hyperparameters in one shared object instead of copying them into
+    each is a quarter of a learner's memory.
+    """
+
+    block_size: int
+    recent_blocks: int
+    warmup_blocks: int
+    threshold: float
+    min_effect: float
+    baseline_entries: int
+    entry_ns: float
+    windows: tuple[int, ...]  # windows of recent blocks tested, short to long
+
+    @property
+    def longest(self) -> int:
+        return self.windows[-1]
+
+
+@lru_cache(maxsize=256)
+def block_shift_params(block_size: int, recent_blocks: int, warmup_blocks: int,
+                       threshold: float, min_effect: float, baseline_entries: int,
+                       entry_s: float) -> BlockShiftParams:
+    """The shared :class:`BlockShiftParams` for these values (one object per distinct set)."""
+    windows = tuple(sorted({recent_blocks, 2 * recent_blocks, 4 * recent_blocks}))
+    return BlockShiftParams(block_size, recent_blocks, warmup_blocks, threshold, min_effect,
+                            baseline_entries, entry_s * 1e9, windows)
+
+
 class BlockShift:
-    """Online shift test of one transformed numeric stream (see the module docstring)."""
+    """Online shift test of one transformed numeric stream (see the module docstring).
+
+    Memory: a detector holds one per numeric signal per key, so the state is slotted arrays.
+    The block being filled and the baseline ring hold 32-bit floats: seven significant
+    digits of a log-scale value, far finer than the smallest effect tested (~0.1).
+    """
+
+    __slots__ = ("_after", "_before_center", "_block", "_block_start_index", "_block_start_ns",
+                 "_center", "_day_sd", "_detected_index", "_direction", "_entry_blocks",
+                 "_entry_start_ns", "_entry_sum", "_flag_threshold", "_graduated", "_last_block",
+                 "_noise_dev", "_recent", "_recent_index", "_recent_ns", "_ring", "_ring_blocks",
+                 "_ring_pos", "_shifted", "_started_index", "_started_ns", "params")
 
     def __init__(
         self,
@@ -109,17 +157,10 @@ class BlockShift:
         baseline_entries: int = 48,
         entry_s: float = 1800.0,
     ) -> None:
-        self.block_size = block_size
-        self.recent_blocks = recent_blocks
-        self.warmup_blocks = warmup_blocks
-        self.threshold = threshold
-        self.min_effect = min_effect
-        self.baseline_entries = baseline_entries
-        self.entry_s = entry_s
-        # windows of recent blocks tested, short (large shifts, fast) to long (small shifts)
-        self._windows = sorted({recent_blocks, 2 * recent_blocks, 4 * recent_blocks})
-        self._longest = self._windows[-1]
-        self._block: list[float] = []
+        self.params = block_shift_params(block_size, recent_blocks, warmup_blocks, threshold,
+                                         min_effect, baseline_entries, entry_s)
+        # the block being filled (values of one block, then its statistic is kept)
+        self._block = array("f")
         self._block_start_ns = 0
         self._block_start_index = 0
         # blocks under test: statistic, start time, start index (parallel, bounded arrays)
@@ -127,8 +168,8 @@ class BlockShift:
         self._recent_ns = array("q")
         self._recent_index = array("q")
         # the baseline: ring of entries (mean of the blocks of >= entry_s) and their sizes
-        self._ring = array("d")
-        self._ring_blocks = array("l")
+        self._ring = array("f")
+        self._ring_blocks = array("I")
         self._ring_pos = 0
         self._entry_sum = 0.0
         self._entry_blocks = 0
@@ -138,7 +179,7 @@ class BlockShift:
         self._noise_dev = 0.0  # EW mean |successive block difference|
         self._center = 0.0
         self._day_sd = 0.0
-        self._after = array("d")
+        self._after = _EMPTY  # blocks since a shift (shared empty array until one happens)
         self._shifted = False
         self._direction = 0
         self._started_ns: int | None = None
@@ -146,6 +187,18 @@ class BlockShift:
         self._detected_index: int | None = None
         self._before_center = 0.0
         self._flag_threshold = 0.0
+
+    @property
+    def block_size(self) -> int:
+        return self.params.block_size
+
+    @property
+    def recent_blocks(self) -> int:
+        return self.params.recent_blocks
+
+    @property
+    def min_effect(self) -> float:
+        return self.params.min_effect
 
     # -- the river-style contract -------------------------------------------------------------
 
@@ -155,7 +208,7 @@ class BlockShift:
 
     @property
     def warm(self) -> bool:
-        return self._graduated >= self.warmup_blocks and len(self._ring) >= 2
+        return self._graduated >= self.params.warmup_blocks and len(self._ring) >= 2
 
     @property
     def shift_started_ns(self) -> int | None:
@@ -181,10 +234,10 @@ class BlockShift:
             self._block_start_ns = t_ns
             self._block_start_index = index
         block.append(value)
-        if len(block) < self.block_size:
+        if len(block) < self.params.block_size:
             return NO_EVENT
         stat = interquartile_mean(block)
-        self._block = []
+        del block[:]
         return self._close_block(stat, index)
 
     def latest(self) -> tuple[float, int] | None:
@@ -229,14 +282,14 @@ class BlockShift:
         conditioning centres by the shift passes ``-shift`` so both stay consistent.
         """
         after = [s + offset for s in (self._after or self._recent)]
-        self._ring = array("d", after[-self.baseline_entries:])
-        self._ring_blocks = array("l", [1] * len(self._ring))
+        self._ring = array("f", after[-self.params.baseline_entries:])
+        self._ring_blocks = array("I", [1] * len(self._ring))
         self._ring_pos = 0
         self._entry_sum, self._entry_blocks = 0.0, 0
         self._graduated = len(self._ring)
         self._last_block = None
         self._clear_recent()
-        self._after = array("d")
+        self._after = _EMPTY
         self._shifted = False
         self._direction = 0
         self._refresh_baseline()
@@ -253,7 +306,7 @@ class BlockShift:
         recent.append(stat)
         self._recent_ns.append(self._block_start_ns)
         self._recent_index.append(self._block_start_index)
-        if len(recent) > self._longest:
+        if len(recent) > self.params.longest:
             self._graduate(recent.pop(0), self._recent_ns.pop(0))
             self._recent_index.pop(0)
         if not self.warm:
@@ -265,7 +318,8 @@ class BlockShift:
         center_var = 1.57 * (noise_var / max(sum(self._ring_blocks), 1)
                              + day_var / len(self._ring))
         n = len(recent)
-        for m in self._windows:
+        params = self.params
+        for m in params.windows:
             if m > n:
                 break
             devs = [recent[i] - center for i in range(n - m, n)]
@@ -273,8 +327,9 @@ class BlockShift:
             # noise is random (z of it); the daily swing is systematic: a sinusoid never
             # strays more than sqrt(2)·σ_day from its mean, so it is allowed as a margin
             threshold = max(
-                self.threshold * math.sqrt(noise_var / m + center_var) + _DAY_MARGIN * day_sd,
-                self.min_effect,
+                params.threshold * math.sqrt(noise_var / m + center_var)
+                + _DAY_MARGIN * day_sd,
+                params.min_effect,
             )
             if abs(mean) <= threshold:
                 continue
@@ -302,17 +357,17 @@ class BlockShift:
     def _follow_shift(self, stat: float) -> int:
         after = self._after
         after.append(stat)
-        if len(after) > 4 * self._longest:
+        if len(after) > 4 * self.params.longest:
             del after[0]
         # a transient (a provider incident) is let go after a few normal blocks
-        m = max(2, self.recent_blocks // 2)
+        m = max(2, self.params.recent_blocks // 2)
         if len(after) >= m:
             back = sum(after[-m:]) / m - self._before_center
             if back * self._direction < self._flag_threshold / 2:
                 # a transient: forget it, the baseline never learned from it
                 self._shifted = False
                 self._direction = 0
-                self._after = array("d")
+                self._after = _EMPTY
                 self._clear_recent()
                 return WITHDRAWN
         return NO_EVENT
@@ -328,16 +383,17 @@ class BlockShift:
             self._entry_start_ns = start_ns
         self._entry_sum += stat
         self._entry_blocks += 1
-        if start_ns - self._entry_start_ns < self.entry_s * 1e9 and len(self._ring) >= 2:
+        if start_ns - self._entry_start_ns < self.params.entry_ns and len(self._ring) >= 2:
             return
         entry = self._entry_sum / self._entry_blocks
-        if len(self._ring) < self.baseline_entries:
+        entries = self.params.baseline_entries
+        if len(self._ring) < entries:
             self._ring.append(entry)
             self._ring_blocks.append(self._entry_blocks)
         else:
             self._ring[self._ring_pos] = entry
             self._ring_blocks[self._ring_pos] = self._entry_blocks
-            self._ring_pos = (self._ring_pos + 1) % self.baseline_entries
+            self._ring_pos = (self._ring_pos + 1) % entries
         self._entry_sum, self._entry_blocks = 0.0, 0
         self._refresh_baseline()
 

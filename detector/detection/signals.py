@@ -77,12 +77,17 @@ class ConditionedCenter:
     0.5
     """
 
+    __slots__ = ("_count", "_mean", "memory", "min_support")
+
     def __init__(self, bins: int, memory: int, min_support: int) -> None:
-        self.bins = bins
         self.memory = memory
         self.min_support = min_support
-        self._mean = array("d", [0.0]) * bins
-        self._count = array("l", [0]) * bins
+        self._mean = array("f", [0.0]) * bins
+        self._count = array("H", [0]) * bins  # at most ``memory`` (<= 65535)
+
+    @property
+    def bins(self) -> int:
+        return len(self._mean)
 
     def residual(self, b: int, y: float) -> float | None:
         if self._count[b] < self.min_support:
@@ -91,7 +96,7 @@ class ConditionedCenter:
 
     def move(self, delta: float) -> None:
         """Shift every bin's centre: the whole regime moved (a new baseline was adopted)."""
-        for b in range(self.bins):
+        for b in range(len(self._mean)):
             self._mean[b] += delta
 
     def learn(self, b: int, y: float) -> None:
@@ -104,6 +109,8 @@ class ConditionedCenter:
 
 class NumericLearner:
     """A numeric signal: extract, transform, optionally condition, then ``BlockShift``."""
+
+    __slots__ = ("_centers", "_test", "conditioned", "log_scale", "name")
 
     def __init__(self, name: str, config: DetectionConfig, conditioned: bool = False,
                  log_scale: bool = True) -> None:
@@ -240,6 +247,8 @@ class NumericLearner:
 
 class CategoricalLearner:
     """A categorical signal: the share of each value, via ``ShareShift``."""
+
+    __slots__ = ("_test", "name")
 
     def __init__(self, name: str, config: DetectionConfig) -> None:
         self.name = name

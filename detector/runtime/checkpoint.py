@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-STATE_FORMAT_VERSION = 1
+STATE_FORMAT_VERSION = 2  # 2: slotted learners, no staged call records per key
 CheckpointReason = Literal["calls", "interval", "revoked", "shutdown"]
 
 
