@@ -98,9 +98,9 @@ def _params(block_size: int, recent_blocks: int, warmup_calls: int, half_life_bl
 class ShareShift:
     """Online test of a categorical stream's mix (see the module docstring)."""
 
-    __slots__ = ("_after", "_base", "_base_seen", "_before", "_block", "_block_n", "_block_start",
-                 "_detected_index", "_reason", "_recent", "_shifted", "_started_index",
-                 "_started_ns", "params")
+    __slots__ = ("_after", "_base", "_base_seen", "_before", "_block", "_block_n",
+                 "_block_start_index", "_block_start_ns", "_detected_index", "_reason", "_recent",
+                 "_shifted", "_started_index", "_started_ns", "params")
 
     def __init__(
         self,
@@ -119,7 +119,8 @@ class ShareShift:
                               new_value_min_count, max_values)
         self._block: dict[str, int] = {}
         self._block_n = 0
-        self._block_start = (0, 0)
+        self._block_start_ns = 0
+        self._block_start_index = 0
         # the blocks under test, oldest first, each one flat tuple (start ns, start index,
         # value, count, value, count, ...): a third of the memory of a dict per block
         self._recent: list[tuple[Any, ...]] = []
@@ -159,13 +160,15 @@ class ShareShift:
 
     def update(self, value: str, t_ns: int, index: int) -> int:
         if self._block_n == 0:
-            self._block_start = (t_ns, index)
+            self._block_start_ns = t_ns
+            self._block_start_index = index
         self._block[value] = self._block.get(value, 0) + 1
         self._block_n += 1
         if self._block_n < self.params.block_size:
             return NO_EVENT
         block = self._block
-        entry = (*self._block_start, *chain.from_iterable(block.items()))
+        entry = (self._block_start_ns, self._block_start_index,
+                 *chain.from_iterable(block.items()))
         block.clear()
         self._block_n = 0
         return self._close_block(entry, index)

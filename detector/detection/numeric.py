@@ -144,7 +144,7 @@ class BlockShift:
     __slots__ = ("_after", "_before_center", "_block", "_block_start_index", "_block_start_ns",
                  "_center", "_day_sd", "_detected_index", "_direction", "_entry_blocks",
                  "_entry_start_ns", "_entry_sum", "_flag_threshold", "_graduated", "_last_block",
-                 "_noise_dev", "_recent", "_recent_index", "_recent_ns", "_ring", "_ring_blocks",
+                 "_noise_dev", "_recent", "_recent_at", "_ring", "_ring_blocks",
                  "_ring_pos", "_shifted", "_started_index", "_started_ns", "params")
 
     def __init__(
@@ -164,12 +164,11 @@ class BlockShift:
         self._block_start_ns = 0
         self._block_start_index = 0
         # blocks under test: statistic, start time, start index (parallel, bounded arrays)
-        self._recent = array("d")
-        self._recent_ns = array("q")
-        self._recent_index = array("q")
+        self._recent = array("f")
+        self._recent_at = array("q")  # start time and start index of each, interleaved
         # the baseline: ring of entries (mean of the blocks of >= entry_s) and their sizes
         self._ring = array("f")
-        self._ring_blocks = array("I")
+        self._ring_blocks = array("H")  # blocks per entry, saturating at 65535
         self._ring_pos = 0
         self._entry_sum = 0.0
         self._entry_blocks = 0
@@ -245,10 +244,10 @@ class BlockShift:
         if not self.warm:
             return None
         if self._shifted and self._after:
-            return self._after[-1] - self._before_center, self._recent_ns[-1]
+            return self._after[-1] - self._before_center, self._recent_at[-2]
         if not self._recent:
             return None
-        return self._recent[-1] - self._center, self._recent_ns[-1]
+        return self._recent[-1] - self._center, self._recent_at[-2]
 
     def scale(self) -> tuple[float, float]:
         """(σ_block, σ_day) of the baseline, in transformed units.
@@ -283,7 +282,7 @@ class BlockShift:
         """
         after = [s + offset for s in (self._after or self._recent)]
         self._ring = array("f", after[-self.params.baseline_entries:])
-        self._ring_blocks = array("I", [1] * len(self._ring))
+        self._ring_blocks = array("H", [1] * len(self._ring))
         self._ring_pos = 0
         self._entry_sum, self._entry_blocks = 0.0, 0
         self._graduated = len(self._ring)
@@ -297,18 +296,18 @@ class BlockShift:
     # -- internals ----------------------------------------------------------------------------
 
     def _clear_recent(self) -> None:
-        del self._recent[:], self._recent_ns[:], self._recent_index[:]
+        del self._recent[:], self._recent_at[:]
 
     def _close_block(self, stat: float, index: int) -> int:
         if self._shifted:
             return self._follow_shift(stat)
         recent = self._recent
         recent.append(stat)
-        self._recent_ns.append(self._block_start_ns)
-        self._recent_index.append(self._block_start_index)
+        self._recent_at.append(self._block_start_ns)
+        self._recent_at.append(self._block_start_index)
         if len(recent) > self.params.longest:
-            self._graduate(recent.pop(0), self._recent_ns.pop(0))
-            self._recent_index.pop(0)
+            self._graduate(recent.pop(0), self._recent_at[0])
+            del self._recent_at[:2]
         if not self.warm:
             return NO_EVENT
         center = self._center
@@ -344,8 +343,8 @@ class BlockShift:
     def _flag(self, devs: list[float], offset: int, direction: int, threshold: float,
               index: int) -> int:
         first = offset + change_point(devs, direction)
-        self._started_ns = self._recent_ns[first]
-        self._started_index = self._recent_index[first]
+        self._started_ns = self._recent_at[2 * first]
+        self._started_index = self._recent_at[2 * first + 1]
         self._shifted = True
         self._direction = direction
         self._flag_threshold = threshold
@@ -389,10 +388,10 @@ class BlockShift:
         entries = self.params.baseline_entries
         if len(self._ring) < entries:
             self._ring.append(entry)
-            self._ring_blocks.append(self._entry_blocks)
+            self._ring_blocks.append(min(self._entry_blocks, 0xFFFF))
         else:
             self._ring[self._ring_pos] = entry
-            self._ring_blocks[self._ring_pos] = self._entry_blocks
+            self._ring_blocks[self._ring_pos] = min(self._entry_blocks, 0xFFFF)
             self._ring_pos = (self._ring_pos + 1) % entries
         self._entry_sum, self._entry_blocks = 0.0, 0
         self._refresh_baseline()
