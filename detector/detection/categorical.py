@@ -39,6 +39,7 @@ from typing import Any
 from swapwatch.detector.detection.numeric import NO_EVENT, SHIFTED, WITHDRAWN
 
 OTHER = "other"
+_NONE: dict[str, Any] = {}  # the empty counts of every learner that is not shifted
 
 
 def _shares(counts: Mapping[str, float]) -> dict[str, float]:
@@ -126,12 +127,14 @@ class ShareShift:
         self._recent: list[tuple[Any, ...]] = []
         self._base: dict[str, float] = {}
         self._base_seen = 0  # calls ever learned into this baseline (for warm-up)
-        self._after: dict[str, int] = {}
+        # counts since the shift and the shares before it, only while shifted (otherwise the
+        # shared empty _NONE: never mutated, as ``_after`` is replaced when a shift starts)
+        self._after: dict[str, int] = _NONE
         self._shifted = False
         self._started_ns: int | None = None
         self._started_index: int | None = None
         self._detected_index: int | None = None
-        self._before: dict[str, float] = {}
+        self._before: dict[str, float] = _NONE
         self._reason = ""
 
     @property
@@ -187,7 +190,8 @@ class ShareShift:
         self._base = {k: float(v) for k, v in counts.items()}
         self._base_seen = sum(counts.values())
         self._recent.clear()
-        self._after = {}
+        self._after = _NONE
+        self._before = _NONE
         self._shifted = False
 
     # -- internals ----------------------------------------------------------------------------
@@ -217,7 +221,8 @@ class ShareShift:
         if self._shifted:
             if reason is None and not self._strayed(counts, n):
                 self._shifted = False
-                self._after = {}
+                self._after = _NONE
+                self._before = _NONE
                 return WITHDRAWN
             return NO_EVENT
         if reason is None:

@@ -93,18 +93,19 @@ def code_value(code: int) -> float:
     return math.exp((code - 0.5) / _CODES_PER_E - _CODE_OFFSET)
 
 
-def median_code(histogram: Iterable[int]) -> int | None:
-    """The median code of a histogram indexed by code (code 0, absent, is ignored).
+def median_code(histogram: Iterable[int], first: int = 1) -> int | None:
+    """The median code of a histogram indexed by code (code 0, absent, is ignored; with
+    ``first=0`` index 0 counts too, for a histogram that starts at another code).
 
     >>> median_code([5, 1, 0, 3, 1])
     3
     """
     counts = list(histogram)
-    total = sum(counts[1:])
+    total = sum(counts[first:])
     if not total:
         return None
     half, seen = (total + 1) // 2, 0
-    for code in range(1, len(counts)):
+    for code in range(first, len(counts)):
         seen += counts[code]
         if seen >= half:
             return code
@@ -182,8 +183,55 @@ def _shares(counts: dict[str, int]) -> dict[str, float]:
     return {k: v / total for k, v in counts.items()} if total else {}
 
 
+class _Histogram:
+    """Counts by log code (:func:`log_code`) over the codes seen so far, ``lo`` upwards.
+
+    A regime's speeds and lengths span a few dozen of the 255 codes: a histogram that covers
+    only those is a quarter of a full one. Counts are 16-bit until one would overflow.
+    """
+
+    __slots__ = ("counts", "lo")
+
+    def __init__(self, lo: int = 0, counts: array[int] | None = None) -> None:
+        self.lo = lo
+        self.counts = array("H") if counts is None else counts
+
+    def add(self, codes: Iterable[int]) -> None:
+        for code, n in Counter(codes).items():
+            if code == 0:  # absent: not part of any median
+                continue
+            self._cover(code)
+            i = code - self.lo
+            count = self.counts[i] + n
+            if count > 0xFFFF and self.counts.typecode == "H":
+                self.counts = array("I", self.counts)
+            self.counts[i] = count
+
+    def median(self) -> int | None:
+        """The median code (as :func:`median_code` of the full histogram)."""
+        found = median_code(self.counts, first=0)
+        return None if found is None else self.lo + found
+
+    def copy(self) -> _Histogram:
+        return _Histogram(self.lo, array(self.counts.typecode, self.counts))
+
+    def _cover(self, code: int) -> None:
+        counts = self.counts
+        if not counts:
+            self.lo = code
+            counts.append(0)
+        elif code < self.lo:
+            self.counts = array(counts.typecode, [0]) * (self.lo - code) + counts
+            self.lo = code
+        elif code >= self.lo + len(counts):
+            counts.extend([0] * (code - self.lo - len(counts) + 1))
+
+
 class _RegimeStats:
     """The running summary of the open regime (calls already folded out of the tail)."""
+
+    __slots__ = ("calls", "decode_rate", "detected_ns", "fingerprints", "first_ns", "index",
+                 "last_ns", "opened_by", "output_tokens", "served", "signals", "start_ns")
 
     def __init__(self, index: int, start_ns: int, opened_by: str, signals: list[str],
                  detected_ns: int | None) -> None:
@@ -197,23 +245,21 @@ class _RegimeStats:
         self.last_ns: int | None = None
         self.served: dict[str, int] = {}
         self.fingerprints: dict[str, int] = {}
-        self.decode_rate: array[int] | None = None  # histograms by log code, made on first use
-        self.output_tokens: array[int] | None = None
+        self.decode_rate = _Histogram()
+        self.output_tokens = _Histogram()
 
     def copy(self) -> _RegimeStats:
         twin = _RegimeStats(self.index, self.start_ns, self.opened_by, list(self.signals),
                             self.detected_ns)
         twin.calls, twin.first_ns, twin.last_ns = self.calls, self.first_ns, self.last_ns
         twin.served, twin.fingerprints = dict(self.served), dict(self.fingerprints)
-        twin.decode_rate = None if self.decode_rate is None else array(
-            self.decode_rate.typecode, self.decode_rate)
-        twin.output_tokens = None if self.output_tokens is None else array(
-            self.output_tokens.typecode, self.output_tokens)
+        twin.decode_rate = self.decode_rate.copy()
+        twin.output_tokens = self.output_tokens.copy()
         return twin
 
     def regime(self, end_ns: int | None, mixed_calls: int = 0) -> Regime:
-        rate = None if self.decode_rate is None else median_code(self.decode_rate)
-        tokens = None if self.output_tokens is None else median_code(self.output_tokens)
+        rate = self.decode_rate.median()
+        tokens = self.output_tokens.median()
         return Regime(
             index=self.index, start_ns=self.start_ns, end_ns=end_ns, calls=self.calls,
             first_call_ns=self.first_ns, last_call_ns=self.last_ns,
@@ -234,20 +280,10 @@ def _add_counts(into: dict[str, int], counts: dict[str, int], limit: int) -> Non
             into[OTHER] = into.get(OTHER, 0) + n
 
 
-def _histogram(into: array[int] | None, codes: Iterable[int]) -> array[int]:
-    """Add codes to a histogram: 16-bit counts (512 bytes) until one would overflow."""
-    if into is None:
-        into = array("H", bytes(2 * 256))
-    for code, n in Counter(codes).items():
-        count = into[code] + n
-        if count > 0xFFFF and into.typecode == "H":
-            into = array("I", into)
-        into[code] = count
-    return into
-
-
 class _Codes:
     """Byte codes for the strings of one field in the tail (≤ 254, compacted when full)."""
+
+    __slots__ = ("codes", "values")
 
     def __init__(self) -> None:
         self.codes: dict[str, int] = {}
@@ -271,6 +307,9 @@ _Columns = tuple["array[int]", "array[int]", "array[int]", "array[int]", "array[
 class RegimeLedger:
     """The regimes of one series key (see the module docstring). Picklable."""
 
+    __slots__ = ("_base_ns", "_closed", "_fingerprints", "_open", "_served", "_tail",
+                 "_unfolded", "calls", "config", "dropped_regimes")
+
     def __init__(self, config: LedgerConfig | None = None) -> None:
         self.config = config or LedgerConfig()
         self._closed: list[Regime] = []  # at most max_regimes (a list: an empty deque is 600 B)
@@ -286,7 +325,11 @@ class RegimeLedger:
 
     def __getstate__(self) -> dict[str, object]:
         self._check_tail()  # a checkpoint holds the tail as it is after a fold check
-        return dict(self.__dict__)
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
 
     # -- feeding --------------------------------------------------------------------------------
 
@@ -439,5 +482,5 @@ class RegimeLedger:
                 if name is not None:
                     named[name] = named.get(name, 0) + n
             _add_counts(counts, named, limit)
-        into.decode_rate = _histogram(into.decode_rate, (rates[i] for i in rows))
-        into.output_tokens = _histogram(into.output_tokens, (outputs[i] for i in rows))
+        into.decode_rate.add(rates[i] for i in rows)
+        into.output_tokens.add(outputs[i] for i in rows)
