@@ -263,6 +263,20 @@ def test_never_seen_value_needs_a_material_share(share: float, fires: bool) -> N
     assert (SHIFTED in events) is fires
 
 
+def test_share_window_stays_exact_while_many_values_come_and_go() -> None:
+    """The blocks under test keep value codes; codes no block holds are forgotten (more than
+    64 values pass through here), and the window still counts exactly the last blocks."""
+    test = ShareShift(block_size=8, recent_blocks=4, warmup_calls=10**9)
+    values = [f"fp_{i % 300}" for i in range(4000)]
+    for i, value in enumerate(values):
+        test.update(value, t_ns=i, index=i)
+    counts, n = test._window()
+    last = values[4000 - 4 * 8:]
+    assert n == 32
+    assert counts == {v: last.count(v) for v in set(last)}
+    assert len(test._values) <= 64 + 8
+
+
 def test_conditioned_center_needs_support_and_moves_with_the_regime() -> None:
     centers = ConditionedCenter(bins=3, memory=100, min_support=3)
     for y in (1.0, 2.0):

@@ -30,15 +30,16 @@ False
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain
 from typing import Any
 
 from swapwatch.detector.detection.numeric import NO_EVENT, SHIFTED, WITHDRAWN
 
 OTHER = "other"
+_MAX_CODES = 64  # value codes of the blocks under test before unused ones are forgotten
 _NONE: dict[str, Any] = {}  # the empty counts of every learner that is not shifted
 
 
@@ -101,7 +102,7 @@ class ShareShift:
 
     __slots__ = ("_after", "_base", "_base_seen", "_before", "_block", "_block_n",
                  "_block_start_index", "_block_start_ns", "_detected_index", "_reason", "_recent",
-                 "_shifted", "_started_index", "_started_ns", "params")
+                 "_recent_at", "_shifted", "_started_index", "_started_ns", "_values", "params")
 
     def __init__(
         self,
@@ -122,9 +123,12 @@ class ShareShift:
         self._block_n = 0
         self._block_start_ns = 0
         self._block_start_index = 0
-        # the blocks under test, oldest first, each one flat tuple (start ns, start index,
-        # value, count, value, count, ...): a third of the memory of a dict per block
-        self._recent: list[tuple[Any, ...]] = []
+        # the blocks under test, oldest first, in one array: per block the number k of its
+        # values, then k (value code, count) pairs, codes indexing ``_values`` (a dict per
+        # block would be five times the memory); their start times and indices interleaved
+        self._recent = array("H")
+        self._recent_at = array("q")
+        self._values: list[str] = []
         self._base: dict[str, float] = {}
         self._base_seen = 0  # calls ever learned into this baseline (for warm-up)
         # counts since the shift and the shares before it, only while shifted (otherwise the
@@ -169,12 +173,11 @@ class ShareShift:
         self._block_n += 1
         if self._block_n < self.params.block_size:
             return NO_EVENT
-        block = self._block
-        entry = (self._block_start_ns, self._block_start_index,
-                 *chain.from_iterable(block.items()))
-        block.clear()
+        self._push_recent(self._block, self._block_start_ns, self._block_start_index)
+        event = self._close_block(index)
+        self._block.clear()
         self._block_n = 0
-        return self._close_block(entry, index)
+        return event
 
     def summary(self) -> dict[str, Any]:
         before = self._before if self._shifted else _shares(self._base)
@@ -189,32 +192,72 @@ class ShareShift:
         counts = dict(self._after) if self._after else self._window()[0]
         self._base = {k: float(v) for k, v in counts.items()}
         self._base_seen = sum(counts.values())
-        self._recent.clear()
+        self._clear_recent()
         self._after = _NONE
         self._before = _NONE
         self._shifted = False
 
     # -- internals ----------------------------------------------------------------------------
 
+    def _push_recent(self, block: dict[str, int], start_ns: int, start_index: int) -> None:
+        values, recent = self._values, self._recent
+        recent.append(len(block))
+        for value, count in block.items():
+            try:
+                code = values.index(value)
+            except ValueError:
+                code = len(values)
+                values.append(value)
+            recent.append(code)
+            recent.append(count)
+        self._recent_at.append(start_ns)
+        self._recent_at.append(start_index)
+
+    def _pop_recent(self) -> dict[str, int]:
+        """Remove the oldest block under test; returns its counts."""
+        recent, values = self._recent, self._values
+        k = recent[0]
+        block = {values[recent[1 + 2 * j]]: recent[2 + 2 * j] for j in range(k)}
+        del recent[:1 + 2 * k], self._recent_at[:2]
+        if len(values) > _MAX_CODES:  # forget the values no block under test holds
+            blocks, starts = self._blocks(), list(self._recent_at)
+            self._clear_recent()
+            for i, counts in enumerate(blocks):
+                self._push_recent(counts, starts[2 * i], starts[2 * i + 1])
+        return block
+
+    def _blocks(self) -> list[dict[str, int]]:
+        """The counts of each block under test, oldest first."""
+        recent, values = self._recent, self._values
+        out, pos = [], 0
+        while pos < len(recent):
+            k = recent[pos]
+            out.append({values[recent[pos + 1 + 2 * j]]: recent[pos + 2 + 2 * j]
+                        for j in range(k)})
+            pos += 1 + 2 * k
+        return out
+
+    def _clear_recent(self) -> None:
+        del self._recent[:], self._recent_at[:], self._values[:]
+
     def _window(self) -> tuple[dict[str, int], int]:
         counts: dict[str, int] = {}
-        for entry in self._recent:
-            for k, v in _items(entry):
+        for block in self._blocks():
+            for k, v in block.items():
                 counts[k] = counts.get(k, 0) + v
         return counts, sum(counts.values())
 
-    def _close_block(self, entry: tuple[Any, ...], index: int) -> int:
-        self._recent.append(entry)
+    def _close_block(self, index: int) -> int:
         if self._shifted:
-            for k, v in _items(entry):
+            for k, v in self._block.items():
                 self._after[k] = self._after.get(k, 0) + v
             if len(self._after) > 4 * self.params.max_values:
                 self._after = _fold(self._after, self.params.max_values)
-        if len(self._recent) > self.params.recent_blocks:
-            graduated = self._recent.pop(0)
+        if len(self._recent_at) > 2 * self.params.recent_blocks:
+            graduated = self._pop_recent()
             if not self._shifted:
-                self._learn(dict(_items(graduated)))
-        if not self.warm or len(self._recent) < self.params.recent_blocks:
+                self._learn(graduated)
+        if not self.warm or len(self._recent_at) < 2 * self.params.recent_blocks:
             return NO_EVENT
         counts, n = self._window()
         reason = self._test(counts, n)
@@ -227,13 +270,14 @@ class ShareShift:
             return NO_EVENT
         if reason is None:
             return NO_EVENT
-        start = self._start_block()
-        self._started_ns, self._started_index = self._recent[start][:2]
+        blocks = self._blocks()
+        start = self._start_block(blocks)
+        self._started_ns, self._started_index = self._recent_at[2 * start:2 * start + 2]
         self._detected_index = index
         self._before = _shares(self._base)
         self._after = {}
-        for entry in self._recent[start:]:
-            for k, v in _items(entry):
+        for block in blocks[start:]:
+            for k, v in block.items():
                 self._after[k] = self._after.get(k, 0) + v
         self._reason = reason
         self._shifted = True
@@ -262,11 +306,11 @@ class ShareShift:
         return any(self._base.get(v, 0.0) <= 0 and c >= self.params.new_value_min_count
                    for v, c in counts.items())
 
-    def _start_block(self) -> int:
+    def _start_block(self, blocks: list[dict[str, int]]) -> int:
         base = _shares(self._base)
-        start = len(self._recent) - 1
+        start = len(blocks) - 1
         while start > 0:
-            block = dict(_items(self._recent[start - 1]))
+            block = blocks[start - 1]
             total = sum(block.values())
             tv = 0.5 * sum(abs(block.get(k, 0) / total - base.get(k, 0.0))
                            for k in set(block) | set(base))
@@ -285,11 +329,6 @@ class ShareShift:
         self._base_seen += sum(block.values())
         if len(self._base) > self.params.max_values:
             self._base = {k: float(v) for k, v in _fold(self._base, self.params.max_values).items()}
-
-
-def _items(entry: tuple[Any, ...]) -> zip[tuple[str, int]]:
-    """(value, count) pairs of a recent block entry ``(start ns, start index, v, c, ...)``."""
-    return zip(entry[2::2], entry[3::2], strict=True)
 
 
 def _fold(counts: dict[str, Any], keep: int) -> dict[str, Any]:

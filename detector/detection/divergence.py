@@ -51,6 +51,7 @@ and resolves after ``resolve_checks`` clean ones. Event time only.
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter, OrderedDict
@@ -369,7 +370,7 @@ class _Side:
         self.server_address: str | None = None
         self.last_ns = 0
         self.window: _Window | None = None  # allocated once the side has a partner
-        self.staged: list[LlmCall] = []  # calls not yet in the window (a paired side only)
+        self.staged: list[LlmCall] | None = None  # calls not yet in the window (paired only)
 
     def __getstate__(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__slots__}
@@ -445,8 +446,10 @@ class DivergenceMonitor:
         if call.end_ns > side.last_ns:
             side.last_ns = call.end_ns
         if side.server_address is None and call.server_address:
-            side.server_address = call.server_address
+            side.server_address = sys.intern(call.server_address)
         if side.window is not None:
+            if side.staged is None:
+                side.staged = []
             side.staged.append(call)
 
     def due(self, key: SeriesKey) -> list[Alert]:
@@ -455,7 +458,7 @@ class DivergenceMonitor:
         side = self._sides.get(key)
         if side is None or side.window is None or side.group is None or not side.staged:
             return []
-        calls, side.staged = side.staged, []
+        calls, side.staged = side.staged, None
         side.window.add([c for c in calls if not c.is_error])
         group = self._groups[side.group]
         group.pending += len(calls)
@@ -490,7 +493,7 @@ class DivergenceMonitor:
             old, _ = next(iter(self._sides.items()))
             self.forget(old)
             self.dropped_sides += 1
-        model = _canonical(key.request_model or "")
+        model = sys.intern(_canonical(key.request_model or ""))
         # only series that may pair share a group: one model, and (by default) one surface
         group_key = model if not cfg.match_surface else "\x1f".join(
             [model, key.service or "", key.surface or "", key.tenant or ""])

@@ -200,6 +200,7 @@ class Detector:
         table = self._table
         state = table.get(key)
         if state is None:
+            key = key.interned()
             any_model = any(p.search(key.request_model or "") for p in self._any_model)
             state = table.get_or_create(
                 key, call.end_ns, lambda: KeyState(self.config, call.end_ns, any_model))

@@ -24,6 +24,7 @@ silent for ``idle_evict_s`` of event time (or the idlest one when full).
 
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Generic, NamedTuple, TypeVar
@@ -54,6 +55,11 @@ class SeriesKey(NamedTuple):
             call.environment,
             call.tenant if include_tenant else None,
         )
+
+    def interned(self) -> SeriesKey:
+        """The same key holding interned strings: a new key kept for good shares its service,
+        model and provider names with every other key instead of holding its own copies."""
+        return SeriesKey(*(None if part is None else sys.intern(part) for part in self))
 
     def alert_key(self) -> AlertKey:
         return AlertKey(

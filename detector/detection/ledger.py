@@ -281,21 +281,29 @@ def _add_counts(into: dict[str, int], counts: dict[str, int], limit: int) -> Non
 
 
 class _Codes:
-    """Byte codes for the strings of one field in the tail (≤ 254, compacted when full)."""
+    """Byte codes for the strings of one field in the tail (≤ 254, compacted when full).
 
-    __slots__ = ("codes", "values")
+    A list searched in order, not a dict: a key is served by one to a few models and
+    fingerprints, and a dict per table is most of a small ledger's overhead.
+    """
+
+    __slots__ = ("values",)
 
     def __init__(self) -> None:
-        self.codes: dict[str, int] = {}
         self.values: list[str | None] = [None]
+
+    def get(self, value: str) -> int:
+        """The code of ``value``, 0 when it has none."""
+        try:
+            return self.values.index(value)
+        except ValueError:
+            return 0
 
     def new(self, value: str) -> int | None:
         if len(self.values) >= _OTHER_CODE:
             return None
-        code = len(self.values)
-        self.codes[value] = code
         self.values.append(value)
-        return code
+        return len(self.values) - 1
 
     def name(self, code: int) -> str | None:
         return self.values[code] if code < len(self.values) else OTHER
@@ -345,10 +353,10 @@ class RegimeLedger:
         tick = (end_ns - self._base_ns) // _TICK_NS
         ticks.append(tick if 0 <= tick <= _MAX_TICK else min(max(tick, 0), _MAX_TICK))
         model = call.response_model
-        served.append(0 if model is None else self._served.codes.get(model)
+        served.append(0 if model is None else self._served.get(model)
                       or self._new_code(self._served, model))
         fingerprint = call.system_fingerprint
-        fingerprints.append(0 if fingerprint is None else self._fingerprints.codes.get(fingerprint)
+        fingerprints.append(0 if fingerprint is None else self._fingerprints.get(fingerprint)
                             or self._new_code(self._fingerprints, fingerprint))
         rates.append(log_code(call.decode_rate))
         outputs.append(log_code(call.output_tokens))
@@ -440,8 +448,8 @@ class RegimeLedger:
     def _new_code(self, codes: _Codes, value: str | None) -> int:
         if value is None:
             return 0
-        known = codes.codes.get(value)
-        if known is not None:
+        known = codes.get(value)
+        if known:
             return known
         code = codes.new(value)
         if code is None:  # table full: keep only the strings still in the tail
@@ -455,10 +463,8 @@ class RegimeLedger:
             table = _Codes()
             for i, code in enumerate(column):
                 name = codes.name(code)
-                new = 0 if name is None else table.codes.get(name) or table.new(name)
+                new = 0 if name is None else table.get(name) or table.new(name)
                 column[i] = _OTHER_CODE if new is None else new
-            codes.codes.clear()
-            codes.codes.update(table.codes)
             codes.values[:] = table.values
 
     def _fold(self, into: _RegimeStats, indices: Iterable[int]) -> None:
