@@ -277,6 +277,18 @@ def test_share_window_stays_exact_while_many_values_come_and_go() -> None:
     assert len(test._values) <= 64 + 8
 
 
+def test_share_rebaseline_keeps_the_block_being_filled() -> None:
+    test = ShareShift(block_size=8, recent_blocks=2, warmup_calls=10**9)
+    for i in range(16):
+        test.update("a", t_ns=i, index=i)
+    for i in range(16, 21):
+        test.update("b", t_ns=i, index=i)
+    test.rebaseline()
+    for i in range(21, 24):
+        test.update("c", t_ns=i, index=i)
+    assert test._blocks() == [{"b": 5, "c": 3}]
+
+
 def test_conditioned_center_needs_support_and_moves_with_the_regime() -> None:
     centers = ConditionedCenter(bins=3, memory=100, min_support=3)
     for y in (1.0, 2.0):

@@ -119,7 +119,7 @@ class ShareShift:
         self.params = _params(block_size, recent_blocks, warmup_calls, half_life_blocks,
                               min_total_variation, threshold, new_value_share,
                               new_value_min_count, max_values)
-        self._block: dict[str, int] = {}
+        self._block = array("H")  # counts of the block being filled, by value code
         self._block_n = 0
         self._block_start_ns = 0
         self._block_start_index = 0
@@ -169,13 +169,21 @@ class ShareShift:
         if self._block_n == 0:
             self._block_start_ns = t_ns
             self._block_start_index = index
-        self._block[value] = self._block.get(value, 0) + 1
+        values = self._values
+        try:
+            code = values.index(value)
+        except ValueError:
+            code = len(values)
+            values.append(value)
+            self._block.append(0)
+        self._block[code] += 1
         self._block_n += 1
         if self._block_n < self.params.block_size:
             return NO_EVENT
-        self._push_recent(self._block, self._block_start_ns, self._block_start_index)
-        event = self._close_block(index)
-        self._block.clear()
+        block = self._counts(self._block)
+        self._push_recent(block, self._block_start_ns, self._block_start_index)
+        event = self._close_block(block, index)
+        self._block = array("H", bytes(2 * len(self._values)))
         self._block_n = 0
         return event
 
@@ -238,7 +246,12 @@ class ShareShift:
         return out
 
     def _clear_recent(self) -> None:
+        """Forget the blocks under test and their value codes (the block being filled keeps
+        its counts, under new codes)."""
+        filling = self._counts(self._block)
         del self._recent[:], self._recent_at[:], self._values[:]
+        self._values.extend(filling)
+        self._block = array("H", filling.values())
 
     def _window(self) -> tuple[dict[str, int], int]:
         counts: dict[str, int] = {}
@@ -247,9 +260,13 @@ class ShareShift:
                 counts[k] = counts.get(k, 0) + v
         return counts, sum(counts.values())
 
-    def _close_block(self, index: int) -> int:
+    def _counts(self, coded: array[int]) -> dict[str, int]:
+        values = self._values
+        return {values[code]: n for code, n in enumerate(coded) if n}
+
+    def _close_block(self, block: dict[str, int], index: int) -> int:
         if self._shifted:
-            for k, v in self._block.items():
+            for k, v in block.items():
                 self._after[k] = self._after.get(k, 0) + v
             if len(self._after) > 4 * self.params.max_values:
                 self._after = _fold(self._after, self.params.max_values)

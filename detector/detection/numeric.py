@@ -57,7 +57,6 @@ _MAD_TO_SD = 1.4826
 _MEAN_ABS_TO_SD = 1.2533
 _NOISE_MEMORY = 64.0  # blocks the block-noise estimate remembers
 _DAY_MARGIN = 2.0  # daily swing allowed, in σ_day (a sinusoid's peak is 1.41 σ)
-_EMPTY = array("d")  # never appended to: ``_after`` is replaced, not grown, when a shift starts
 
 
 def _median(values: list[float]) -> float:
@@ -98,6 +97,19 @@ def change_point(devs: list[float], direction: int) -> int:
         if score > best:
             best_k, best = k, score
     return best_k
+
+
+@dataclass(slots=True)
+class _Shift:
+    """A flagged shift not yet adopted: where it began and the blocks seen since."""
+
+    started_ns: int
+    started_index: int
+    detected_index: int
+    direction: int  # +1 up, -1 down
+    before_center: float  # the baseline centre it is measured against
+    flag_threshold: float  # the deviation that flagged it (half of it withdraws it)
+    after: array[float]  # block statistics since it began (bounded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +153,10 @@ class BlockShift:
     digits of a log-scale value, far finer than the smallest effect tested (~0.1).
     """
 
-    __slots__ = ("_after", "_before_center", "_block", "_block_start_index", "_block_start_ns",
-                 "_center", "_day_sd", "_detected_index", "_direction", "_entry_blocks",
-                 "_entry_start_ns", "_entry_sum", "_flag_threshold", "_graduated", "_last_block",
-                 "_noise_dev", "_recent", "_recent_at", "_ring", "_ring_blocks",
-                 "_ring_pos", "_shifted", "_started_index", "_started_ns", "params")
+    __slots__ = ("_block", "_block_start_index", "_block_start_ns", "_center", "_day_sd",
+                 "_entry_blocks", "_entry_start_ns", "_entry_sum", "_graduated", "_last_block",
+                 "_noise_dev", "_recent", "_recent_at", "_ring", "_ring_blocks", "_ring_pos",
+                 "_shift", "params")
 
     def __init__(
         self,
@@ -178,14 +189,7 @@ class BlockShift:
         self._noise_dev = 0.0  # EW mean |successive block difference|
         self._center = 0.0
         self._day_sd = 0.0
-        self._after = _EMPTY  # blocks since a shift (shared empty array until one happens)
-        self._shifted = False
-        self._direction = 0
-        self._started_ns: int | None = None
-        self._started_index: int | None = None
-        self._detected_index: int | None = None
-        self._before_center = 0.0
-        self._flag_threshold = 0.0
+        self._shift: _Shift | None = None  # while a shift is flagged and not yet adopted
 
     @property
     def block_size(self) -> int:
@@ -203,7 +207,7 @@ class BlockShift:
 
     @property
     def shifted(self) -> bool:
-        return self._shifted
+        return self._shift is not None
 
     @property
     def warm(self) -> bool:
@@ -211,20 +215,20 @@ class BlockShift:
 
     @property
     def shift_started_ns(self) -> int | None:
-        return self._started_ns if self._shifted else None
+        return None if self._shift is None else self._shift.started_ns
 
     @property
     def shift_started_index(self) -> int | None:
-        return self._started_index if self._shifted else None
+        return None if self._shift is None else self._shift.started_index
 
     @property
     def shift_detected_index(self) -> int | None:
-        return self._detected_index if self._shifted else None
+        return None if self._shift is None else self._shift.detected_index
 
     @property
     def shift_direction(self) -> int:
         """+1 when the value went up, -1 down, 0 when not shifted."""
-        return self._direction if self._shifted else 0
+        return 0 if self._shift is None else self._shift.direction
 
     def update(self, value: float, t_ns: int, index: int) -> int:
         """Learn one transformed value; returns ``SHIFTED``, ``WITHDRAWN`` or ``NO_EVENT``."""
@@ -243,8 +247,9 @@ class BlockShift:
         """(last block minus the baseline centre, its start time), once warm."""
         if not self.warm:
             return None
-        if self._shifted and self._after:
-            return self._after[-1] - self._before_center, self._recent_at[-2]
+        shift = self._shift
+        if shift is not None and shift.after:
+            return shift.after[-1] - shift.before_center, self._recent_at[-2]
         if not self._recent:
             return None
         return self._recent[-1] - self._center, self._recent_at[-2]
@@ -261,17 +266,19 @@ class BlockShift:
 
     def shift_size(self) -> float:
         """Median after-shift block minus the baseline centre (0 when not shifted)."""
-        if not self._shifted or not self._after:
+        shift = self._shift
+        if shift is None or not shift.after:
             return 0.0
-        return _median(list(self._after)) - self._before_center
+        return _median(list(shift.after)) - shift.before_center
 
     def summary(self) -> dict[str, Any]:
         """Before/after centre in transformed units, and the baseline's spreads."""
         noise, day = self.scale()
-        center = self._before_center if self._shifted else self._center
+        shift = self._shift
+        center = self._center if shift is None else shift.before_center
         out: dict[str, Any] = {"before": {"center": center, "block_sd": noise, "day_sd": day}}
-        if self._shifted and self._after:
-            out["after"] = {"center": center + self.shift_size(), "blocks": len(self._after)}
+        if shift is not None and shift.after:
+            out["after"] = {"center": center + self.shift_size(), "blocks": len(shift.after)}
         return out
 
     def rebaseline(self, offset: float = 0.0) -> None:
@@ -280,7 +287,8 @@ class BlockShift:
         ``offset`` is added to the adopted statistics: a conditioned learner that moves its
         conditioning centres by the shift passes ``-shift`` so both stay consistent.
         """
-        after = [s + offset for s in (self._after or self._recent)]
+        adopted = self._shift.after if self._shift is not None else None
+        after = [s + offset for s in (adopted or self._recent)]
         self._ring = array("f", after[-self.params.baseline_entries:])
         self._ring_blocks = array("H", [1] * len(self._ring))
         self._ring_pos = 0
@@ -288,9 +296,7 @@ class BlockShift:
         self._graduated = len(self._ring)
         self._last_block = None
         self._clear_recent()
-        self._after = _EMPTY
-        self._shifted = False
-        self._direction = 0
+        self._shift = None
         self._refresh_baseline()
 
     # -- internals ----------------------------------------------------------------------------
@@ -299,8 +305,8 @@ class BlockShift:
         del self._recent[:], self._recent_at[:]
 
     def _close_block(self, stat: float, index: int) -> int:
-        if self._shifted:
-            return self._follow_shift(stat)
+        if self._shift is not None:
+            return self._follow_shift(self._shift, stat)
         recent = self._recent
         recent.append(stat)
         self._recent_at.append(self._block_start_ns)
@@ -343,30 +349,25 @@ class BlockShift:
     def _flag(self, devs: list[float], offset: int, direction: int, threshold: float,
               index: int) -> int:
         first = offset + change_point(devs, direction)
-        self._started_ns = self._recent_at[2 * first]
-        self._started_index = self._recent_at[2 * first + 1]
-        self._shifted = True
-        self._direction = direction
-        self._flag_threshold = threshold
-        self._detected_index = index
-        self._before_center = self._center
-        self._after = array("d", self._recent[first:])
+        self._shift = _Shift(
+            started_ns=self._recent_at[2 * first], started_index=self._recent_at[2 * first + 1],
+            detected_index=index, direction=direction, before_center=self._center,
+            flag_threshold=threshold, after=array("d", self._recent[first:]),
+        )
         return SHIFTED
 
-    def _follow_shift(self, stat: float) -> int:
-        after = self._after
+    def _follow_shift(self, shift: _Shift, stat: float) -> int:
+        after = shift.after
         after.append(stat)
         if len(after) > 4 * self.params.longest:
             del after[0]
         # a transient (a provider incident) is let go after a few normal blocks
         m = max(2, self.params.recent_blocks // 2)
         if len(after) >= m:
-            back = sum(after[-m:]) / m - self._before_center
-            if back * self._direction < self._flag_threshold / 2:
+            back = sum(after[-m:]) / m - shift.before_center
+            if back * shift.direction < shift.flag_threshold / 2:
                 # a transient: forget it, the baseline never learned from it
-                self._shifted = False
-                self._direction = 0
-                self._after = _EMPTY
+                self._shift = None
                 self._clear_recent()
                 return WITHDRAWN
         return NO_EVENT
