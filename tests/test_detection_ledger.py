@@ -75,6 +75,21 @@ def test_late_detection_within_the_tail_splits_exactly() -> None:
         pytest.approx(300, rel=0.03), pytest.approx(150, rel=0.03))
 
 
+@pytest.mark.parametrize("spacing_s", [1.0, 97.0])  # the tail spans minutes / hours
+def test_late_split_is_exact_however_long_the_tail_spans(spacing_s: float) -> None:
+    ledger = RegimeLedger(LedgerConfig(tail_calls=64))
+    for i in range(500):
+        ledger.observe(call(i * spacing_s, fingerprint="fp_a" if i < 450 else "fp_b"))
+    ledger.close_regime(int(450 * spacing_s * S), "swap", ["fingerprint"],
+                        detected_ns=int(500 * spacing_s * S))
+    old, new = ledger.regimes()
+    assert (old.calls, new.calls) == (450, 50)
+    assert (old.fingerprints, new.fingerprints) == ({"fp_a": 450}, {"fp_b": 50})
+    assert old.first_call_ns == 0 and old.last_call_ns == int(449 * spacing_s * S)
+    assert (new.first_call_ns, new.last_call_ns) == (int(450 * spacing_s * S),
+                                                     int(499 * spacing_s * S))
+
+
 def test_detection_later_than_the_tail_is_reported_as_mixed() -> None:
     old, new = two_regimes(tail_calls=16).regimes()
     misplaced = old.calls - 200  # calls of the new artifact folded before the change was known

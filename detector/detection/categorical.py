@@ -30,6 +30,7 @@ False
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -174,7 +175,7 @@ class ShareShift:
             code = values.index(value)
         except ValueError:
             code = len(values)
-            values.append(value)
+            values.append(sys.intern(value))  # one copy of a model name for all keys
             self._block.append(0)
         self._block[code] += 1
         self._block_n += 1
@@ -208,25 +209,25 @@ class ShareShift:
     # -- internals ----------------------------------------------------------------------------
 
     def _push_recent(self, block: dict[str, int], start_ns: int, start_index: int) -> None:
-        values, recent = self._values, self._recent
-        recent.append(len(block))
+        values = self._values
+        record = [len(block)]
         for value, count in block.items():
             try:
                 code = values.index(value)
             except ValueError:
                 code = len(values)
                 values.append(value)
-            recent.append(code)
-            recent.append(count)
-        self._recent_at.append(start_ns)
-        self._recent_at.append(start_index)
+            record += (code, count)
+        # rebuilt at their exact size (appending over-allocates, for every learner of every key)
+        self._recent = self._recent + array("H", record)
+        self._recent_at = self._recent_at + array("q", (start_ns, start_index))
 
     def _pop_recent(self) -> dict[str, int]:
         """Remove the oldest block under test; returns its counts."""
         recent, values = self._recent, self._values
         k = recent[0]
         block = {values[recent[1 + 2 * j]]: recent[2 + 2 * j] for j in range(k)}
-        del recent[:1 + 2 * k], self._recent_at[:2]
+        self._recent, self._recent_at = recent[1 + 2 * k:], self._recent_at[2:]
         if len(values) > _MAX_CODES:  # forget the values no block under test holds
             blocks, starts = self._blocks(), list(self._recent_at)
             self._clear_recent()

@@ -95,7 +95,7 @@ class KeyState:
         self.last_end_ns = 0
         # lone shifts adopted without partners: a partner detected later can still join them
         # (at most _SETTLED_KEPT; a list, not a deque: an empty deque alone is 600 bytes)
-        self.settled: list[tuple[Shift, dict[str, Any]]] = []
+        self.settled: list[tuple[Shift, dict[str, Any]]] | None = None  # made on first use
         self.ledger = RegimeLedger(config.ledger)  # regimes between this key's change points
 
     def __getstate__(self) -> dict[str, Any]:
@@ -272,7 +272,7 @@ class Detector:
         }
         # shifts adopted earlier count as long as their start is within the window
         horizon = index - cfg.window_requests - cfg.hold_requests
-        for shift, summary in state.settled:
+        for shift, summary in state.settled or ():
             if shift.signal not in evidence and shift.started_index >= horizon:
                 evidence[shift.signal] = (shift, summary)
         shifts = [shift for shift, _ in evidence.values()]
@@ -306,7 +306,9 @@ class Detector:
                 alerts.append(self._swap_alert(key, used, now_ns, index))
                 started_ns = min(shift.started_ns for shift, _ in used)
                 state.ledger.close_regime(started_ns, "swap", sorted(names), now_ns)
-            state.settled[:] = [item for item in state.settled if item[0].signal not in names]
+            if state.settled:
+                state.settled[:] = [item for item in state.settled
+                                    if item[0].signal not in names]
             self._settle(key, state, chosen, now_ns, outcome)
         # lone shifts that waited long enough are adopted as the new normal
         stale = [
@@ -327,6 +329,8 @@ class Detector:
                 continue
             summary = lr.summary()
             if outcome == "unconfirmed":
+                if state.settled is None:
+                    state.settled = []
                 state.settled.append((Shift(
                     lr.name, lr.shift_started_ns or now_ns, lr.shift_started_index or 0,
                     lr.shift_detected_index or 0), summary))

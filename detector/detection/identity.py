@@ -28,6 +28,10 @@ def _expected(request_model: str, served_model: str) -> bool:
 class IdentityWatch:
     """Per-key identity episode state (see the module docstring)."""
 
+    __slots__ = ("_calls", "_firing", "_first_bad_index", "_first_bad_ns", "_good_run",
+                 "_last_bad_ns", "_longest_run", "_served", "resolve_after_calls",
+                 "resolve_after_s")
+
     def __init__(self, resolve_after_calls: int = 200, resolve_after_s: float = 3600.0) -> None:
         self.resolve_after_calls = resolve_after_calls
         self.resolve_after_s = resolve_after_s

@@ -7,21 +7,22 @@ a bug against a model version that is no longer served.
 
 The engine notices a change a few hundred calls *after* it began (``changed_at`` <
 ``detected_at``) and closes the open regime retroactively at ``changed_at``. So the ledger
-keeps its most recent ``tail_calls`` calls individually, four bytes of codes and a 100 ms
-timestamp each, and folds a call into the open regime's summary only when it leaves that tail.
-A close at ``at_ns`` then splits exactly (to 100 ms): tail calls that ended before ``at_ns`` go
-to the closing regime, the rest open the new one. When detection took longer than the tail
-reaches, calls already folded cannot be moved; the closing regime then reports how many of its
-calls probably belong to the next one (``mixed_calls``, estimated from its arrival rate)
-instead of hiding it.
+keeps its most recent ``tail_calls`` calls individually, four bytes of codes and a timestamp
+to the second each (two bytes while the tail spans less than 18 hours), and folds a call into
+the open regime's summary only when it leaves that tail. A close at ``at_ns`` then splits
+exactly (to the second, far finer than the change point's own estimate): tail calls that
+ended before ``at_ns`` go to the closing regime, the rest open the new one. When detection
+took longer than the tail reaches, calls already folded cannot be moved; the closing regime
+then reports how many of its calls probably belong to the next one (``mixed_calls``,
+estimated from its arrival rate) instead of hiding it.
 
 Speeds and lengths are kept as log-scale codes (5% bins, :func:`log_code`), so a regime's
 medians are exact to ±2.5% from a fixed histogram that merges and splits without loss.
 Memory is bounded: at most ``max_regimes`` closed regimes (older ones are dropped and
 counted), at most ``max_values`` served models and fingerprints per regime (rarer ones count
-as ``(other)``), two 512-byte histograms for the open regime, and the tail (about 2.5 KB; a
-pickled ledger is about 4 KB). ``observe`` codes a call at once (no call record is kept: 100k
-keys would hold millions of them) and the tail is folded 64 calls at a time.
+as ``(other)``), two histograms over the codes seen for the open regime, and the tail (about
+2 KB; a pickled ledger is about 4 KB). ``observe`` codes a call at once (no call record is
+kept: 100k keys would hold millions of them) and the tail is folded 64 calls at a time.
 
 >>> from swapwatch.detector.calls import LlmCall
 >>> def call(t, fingerprint, tokens):
@@ -44,6 +45,7 @@ True
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from bisect import bisect_right
 from collections import Counter
@@ -56,7 +58,7 @@ from swapwatch.detector.calls import LlmCall
 OTHER = "(other)"
 _BLOCK = 16  # calls taken at a time
 _FOLD_SLACK = 64  # calls folded out of the tail at a time
-_TICK_NS = 100_000_000  # tail timestamps: 100 ms since the ledger's base time
+_TICK_NS = 1_000_000_000  # tail timestamps: seconds since the ledger's base time (moves up)
 _MAX_TICK = 2**32 - 1
 _CODES_PER_E = 20.0  # log-scale codes: e^(1/20) = 5% bins
 _CODE_OFFSET = 1.0  # code 1 is e^-1 ≈ 0.37; code 255 is ≈ 120,000
@@ -302,20 +304,17 @@ class _Codes:
     def new(self, value: str) -> int | None:
         if len(self.values) >= _OTHER_CODE:
             return None
-        self.values.append(value)
+        self.values.append(sys.intern(value))  # one copy of a model name for all keys
         return len(self.values) - 1
 
     def name(self, code: int) -> str | None:
         return self.values[code] if code < len(self.values) else OTHER
 
 
-_Columns = tuple["array[int]", "array[int]", "array[int]", "array[int]", "array[int]"]
-
-
 class RegimeLedger:
     """The regimes of one series key (see the module docstring). Picklable."""
 
-    __slots__ = ("_base_ns", "_closed", "_fingerprints", "_open", "_served", "_tail",
+    __slots__ = ("_base_ns", "_closed", "_codes", "_fingerprints", "_open", "_served", "_ticks",
                  "_unfolded", "calls", "config", "dropped_regimes")
 
     def __init__(self, config: LedgerConfig | None = None) -> None:
@@ -325,7 +324,8 @@ class RegimeLedger:
         self._unfolded = 0  # calls added to the tail since it was last checked for folding
         self._base_ns = 0
         # the tail: tick, served code, fingerprint code, decode-rate code, output-length code
-        self._tail: _Columns = (array("I"), array("B"), array("B"), array("B"), array("B"))
+        self._ticks = array("H")  # seconds since the base (16-bit while they fit)
+        self._codes = array("B")  # four per call: served, fingerprint, decode-rate, length
         self._served = _Codes()
         self._fingerprints = _Codes()
         self.calls = 0
@@ -349,17 +349,23 @@ class RegimeLedger:
         if self._open is None:
             self._base_ns = end_ns
             self._open = _RegimeStats(0, end_ns, "start", [], None)
-        ticks, served, fingerprints, rates, outputs = self._tail
+        ticks = self._ticks
         tick = (end_ns - self._base_ns) // _TICK_NS
-        ticks.append(tick if 0 <= tick <= _MAX_TICK else min(max(tick, 0), _MAX_TICK))
+        if not 0 <= tick <= 0xFFFF:
+            tick = min(max(tick, 0), _MAX_TICK)
+            if tick > 0xFFFF and ticks.typecode == "H":
+                self._ticks = ticks = array("I", ticks)
+        ticks.append(tick)
         model = call.response_model
-        served.append(0 if model is None else self._served.get(model)
-                      or self._new_code(self._served, model))
         fingerprint = call.system_fingerprint
-        fingerprints.append(0 if fingerprint is None else self._fingerprints.get(fingerprint)
-                            or self._new_code(self._fingerprints, fingerprint))
-        rates.append(log_code(call.decode_rate))
-        outputs.append(log_code(call.output_tokens))
+        self._codes.extend((
+            0 if model is None else self._served.get(model)
+            or self._new_code(self._served, model),
+            0 if fingerprint is None else self._fingerprints.get(fingerprint)
+            or self._new_code(self._fingerprints, fingerprint),
+            log_code(call.decode_rate),
+            log_code(call.output_tokens),
+        ))
         self._unfolded += 1
         if self._unfolded >= _BLOCK:
             self._check_tail()
@@ -391,7 +397,7 @@ class RegimeLedger:
             span = max(current.last_ns - (current.first_ns or current.start_ns), 1)
             mixed = min(current.calls, round(current.calls * (current.last_ns - at_ns) / span))
         split = (at_ns - self._base_ns) // _TICK_NS
-        ticks = self._tail[0]
+        ticks = self._ticks
         before = [i for i, tick in enumerate(ticks) if tick < split]
         self._fold(current, before)
         if len(self._closed) >= self.config.max_regimes:
@@ -401,8 +407,9 @@ class RegimeLedger:
         self._open = _RegimeStats(current.index + 1, at_ns, reason, sorted(signals), detected_ns)
         if before:
             keep = sorted(set(range(len(ticks))) - set(before))
-            self._tail = tuple(array(col.typecode, [col[i] for i in keep])  # type: ignore[assignment]
-                               for col in self._tail)
+            codes = self._codes
+            self._ticks = array(ticks.typecode, [ticks[i] for i in keep])
+            self._codes = array("B", [codes[4 * i + j] for i in keep for j in range(4)])
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -419,7 +426,7 @@ class RegimeLedger:
         if self._open is None:
             return None
         live = self._open.copy()  # the tail is folded into a copy, not into the real summary
-        self._fold(live, range(len(self._tail[0])))
+        self._fold(live, range(len(self._ticks)))
         return live.regime(end_ns=None)
 
     def regime_at(self, t_ns: int) -> Regime | None:
@@ -439,11 +446,22 @@ class RegimeLedger:
         if not self._unfolded:
             return
         self._unfolded = 0
-        excess = len(self._tail[0]) - self.config.tail_calls
+        excess = len(self._ticks) - self.config.tail_calls
         if excess >= _FOLD_SLACK or (excess > 0 and self.config.tail_calls < _FOLD_SLACK):
             self._fold(self._open, range(excess))  # type: ignore[arg-type]
-            for column in self._tail:
-                del column[:excess]
+            del self._ticks[:excess], self._codes[:4 * excess]
+            self._rebase_ticks()
+
+    def _rebase_ticks(self) -> None:
+        """Count the tail's ticks from its oldest call: a tail that spans less than 18 hours
+        (a key with a call every few minutes) then keeps them in 16 bits."""
+        ticks = self._ticks
+        if not ticks:
+            return
+        low = min(ticks)
+        self._base_ns += low * _TICK_NS
+        rebased = [t - low for t in ticks]
+        self._ticks = array("H" if max(rebased) <= 0xFFFF else "I", rebased)
 
     def _new_code(self, codes: _Codes, value: str | None) -> int:
         if value is None:
@@ -459,10 +477,11 @@ class RegimeLedger:
 
     def _compact(self) -> None:
         """Renumber both tables to the values still in the tail (in place: the same objects)."""
-        for column, codes in ((self._tail[1], self._served), (self._tail[2], self._fingerprints)):
+        column = self._codes
+        for offset, codes in ((0, self._served), (1, self._fingerprints)):
             table = _Codes()
-            for i, code in enumerate(column):
-                name = codes.name(code)
+            for i in range(offset, len(column), 4):
+                name = codes.name(column[i])
                 new = 0 if name is None else table.get(name) or table.new(name)
                 column[i] = _OTHER_CODE if new is None else new
             codes.values[:] = table.values
@@ -472,7 +491,8 @@ class RegimeLedger:
         rows = list(indices)
         if not rows:
             return
-        ticks, served, fingerprints, rates, outputs = self._tail
+        ticks, codes = self._ticks, self._codes
+        served, fingerprints, rates, outputs = codes[0::4], codes[1::4], codes[2::4], codes[3::4]
         into.calls += len(rows)
         times = [ticks[i] for i in rows]
         first = self._base_ns + min(times) * _TICK_NS

@@ -307,13 +307,14 @@ class BlockShift:
     def _close_block(self, stat: float, index: int) -> int:
         if self._shift is not None:
             return self._follow_shift(self._shift, stat)
-        recent = self._recent
-        recent.append(stat)
-        self._recent_at.append(self._block_start_ns)
-        self._recent_at.append(self._block_start_index)
-        if len(recent) > self.params.longest:
-            self._graduate(recent.pop(0), self._recent_at[0])
-            del self._recent_at[:2]
+        recent, at = self._recent, self._recent_at
+        if len(recent) >= self.params.longest:
+            self._graduate(recent[0], at[0])
+            recent, at = recent[1:], at[2:]
+        # rebuilt at their exact size: appending would over-allocate by half a window, for
+        # every numeric learner of every key
+        self._recent = recent = recent + array("f", (stat,))
+        self._recent_at = at + array("q", (self._block_start_ns, self._block_start_index))
         if not self.warm:
             return NO_EVENT
         center = self._center
