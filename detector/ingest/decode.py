@@ -9,6 +9,10 @@ Undecodable input raises :class:`MalformedInput` (a ``ValueError``) with a reaso
 caller can count and dead-letter it; problems inside a decodable message are counted in an
 optional :class:`IngestStats` and never raise.
 
+Protobuf messages are first read with span attributes as maps (the fast pass, see
+:mod:`~swapwatch.detector.ingest.lite`); a message for which that could make any difference
+is read again the standard way, so results, counts and errors are those of the standard path.
+
 >>> from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 >>> calls_from_protobuf(TracesData().SerializeToString())
 []
@@ -30,7 +34,9 @@ from swapwatch.detector.calls import LlmCall
 from swapwatch.detector.ingest.config import IngestConfig
 from swapwatch.detector.ingest.errors import IngestStats, MalformedInput
 from swapwatch.detector.ingest.extract import CallExtractor, is_llm_span
+from swapwatch.detector.ingest.lite import MapTracesData
 from swapwatch.detector.ingest.otlp_json import MAX_LINE_BYTES, traces_from_json_line
+from swapwatch.detector.ingest.walk import MapInexact
 
 __all__ = [
     "IngestStats",
@@ -76,12 +82,48 @@ def _extract(traces: Any, config: IngestConfig | None, stats: IngestStats | None
         raise MalformedInput(f"unreadable span data: {type(err).__name__}: {err}"[:200]) from None
 
 
+class _Clean(IngestStats):
+    """Stats of a map-attributes pass: any span to reject or value to sanitise ends it."""
+
+    def reject(self, reason: str) -> None:
+        raise MapInexact(reason)
+
+    def sanitise(self, reason: str) -> None:
+        raise MapInexact(reason)
+
+
+def _calls_if_clean(
+    data: bytes, config: IngestConfig | None
+) -> tuple[list[LlmCall], IngestStats] | None:
+    """The fast pass: attributes parsed as maps (:mod:`~swapwatch.detector.ingest.lite`).
+
+    A map loses the attributes' order and all but the last of a duplicated key; results can
+    only differ through those where a value is unset or needs sanitising (the general
+    resolution's notes follow attribute order) or a span is rejected. Such a message, like
+    anything else unusual (undecodable, an error), returns ``None`` and takes the standard
+    path, with the very same outcome as if the fast pass had not run (it touches no stats).
+    """
+    clean = _Clean()
+    try:
+        calls = extractor_for(config).calls(MapTracesData.FromString(data), clean)
+    except Exception:  # whatever it is, the standard path decides
+        return None
+    return calls, clean
+
+
 def calls_from_protobuf(
     data: bytes, config: IngestConfig | None = None, stats: IngestStats | None = None
 ) -> list[LlmCall]:
     """Every model call in one OTLP protobuf message (one Kafka record value)."""
     if stats is not None:
         stats.messages += 1
+    fast = _calls_if_clean(data, config)
+    if fast is not None:
+        calls, counted = fast
+        if stats is not None:
+            stats.spans += counted.spans
+            stats.calls += counted.calls
+        return calls
     try:
         return _extract(traces_from_protobuf(data), config, stats)
     except MalformedInput:
