@@ -20,13 +20,13 @@ from swapwatch.detector.detection.numeric import (
     change_point,
     interquartile_mean,
 )
+from swapwatch.detector.detection.observe import price_of
 from swapwatch.detector.detection.signals import (
     CategoricalLearner,
     ConditionedCenter,
     NumericLearner,
     SignalLearner,
     build_learners,
-    price_of,
 )
 
 T0 = 1_772_400_000 * 10**9

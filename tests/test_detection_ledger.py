@@ -14,14 +14,8 @@ from swapwatch.detector.cli import main
 from swapwatch.detector.detection.config import DetectionConfig
 from swapwatch.detector.detection.engine import Detector
 from swapwatch.detector.detection.keys import SeriesKey
-from swapwatch.detector.detection.ledger import (
-    OTHER,
-    LedgerConfig,
-    Regime,
-    RegimeLedger,
-    code_value,
-    log_code,
-)
+from swapwatch.detector.detection.ledger import OTHER, LedgerConfig, Regime, RegimeLedger
+from swapwatch.detector.detection.logcodes import code_value, log_code
 
 S = 10**9
 

@@ -64,7 +64,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from swapwatch.detector.alerts.alert import Alert, AlertKey
 from swapwatch.detector.calls import LlmCall
 from swapwatch.detector.detection.keys import SeriesKey
-from swapwatch.detector.detection.ledger import code_value, log_codes
+from swapwatch.detector.detection.logcodes import code_value, log_codes
 
 PairKind = Literal["environment", "host"]
 CATEGORICAL_TRAITS = ("fingerprint", "model_share")

@@ -44,74 +44,22 @@ True
 
 from __future__ import annotations
 
-import math
 import sys
 from array import array
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 from swapwatch.detector.calls import LlmCall
+from swapwatch.detector.detection.logcodes import CodeHistogram, code_value, log_code
 
 OTHER = "(other)"
 _BLOCK = 16  # calls taken at a time
 _FOLD_SLACK = 64  # calls folded out of the tail at a time
 _TICK_NS = 1_000_000_000  # tail timestamps: seconds since the ledger's base time (moves up)
 _MAX_TICK = 2**32 - 1
-_CODES_PER_E = 20.0  # log-scale codes: e^(1/20) = 5% bins
-_CODE_OFFSET = 1.0  # code 1 is e^-1 ≈ 0.37; code 255 is ≈ 120,000
 _OTHER_CODE = 255  # a value code of a served model / fingerprint that found no room
-# lower edges of codes 1..255 (a binary search is cheaper per call than a logarithm)
-_EDGES = (5e-324, *(math.exp(k / _CODES_PER_E - _CODE_OFFSET) for k in range(1, 255)))
-_SMALL_COUNT_CODES = bytes(bisect_right(_EDGES, n) for n in range(4096))  # token counts
-
-
-def log_code(x: float | int | None) -> int:
-    """A positive quantity as a one-byte log-scale code (0 = absent); 5% wide bins.
-
-    >>> [log_code(v) for v in (None, 0, 1, 50.0, 10**9)]
-    [0, 0, 21, 99, 255]
-    >>> round(code_value(log_code(50.0)), 1)  # the bin's geometric centre: within 2.5%
-    50.7
-    """
-    if x is None:
-        return 0
-    if type(x) is int and 0 <= x < 4096:
-        return _SMALL_COUNT_CODES[x]
-    return bisect_right(_EDGES, x)
-
-
-def log_codes(values: Iterable[float | int | None]) -> list[int]:
-    """:func:`log_code` of many values (the per-call hot path: one comprehension)."""
-    edges, small = _EDGES, _SMALL_COUNT_CODES
-    return [0 if x is None else small[x] if type(x) is int and 0 <= x < 4096
-            else bisect_right(edges, x) for x in values]
-
-
-def code_value(code: int) -> float:
-    """The value a :func:`log_code` stands for (the geometric centre of its bin)."""
-    return math.exp((code - 0.5) / _CODES_PER_E - _CODE_OFFSET)
-
-
-def median_code(histogram: Iterable[int], first: int = 1) -> int | None:
-    """The median code of a histogram indexed by code (code 0, absent, is ignored; with
-    ``first=0`` index 0 counts too, for a histogram that starts at another code).
-
-    >>> median_code([5, 1, 0, 3, 1])
-    3
-    """
-    counts = list(histogram)
-    total = sum(counts[first:])
-    if not total:
-        return None
-    half, seen = (total + 1) // 2, 0
-    for code in range(first, len(counts)):
-        seen += counts[code]
-        if seen >= half:
-            return code
-    return None  # pragma: no cover - unreachable
 
 
 def rfc3339(t_ns: int | None) -> str | None:
@@ -185,50 +133,6 @@ def _shares(counts: dict[str, int]) -> dict[str, float]:
     return {k: v / total for k, v in counts.items()} if total else {}
 
 
-class _Histogram:
-    """Counts by log code (:func:`log_code`) over the codes seen so far, ``lo`` upwards.
-
-    A regime's speeds and lengths span a few dozen of the 255 codes: a histogram that covers
-    only those is a quarter of a full one. Counts are 16-bit until one would overflow.
-    """
-
-    __slots__ = ("counts", "lo")
-
-    def __init__(self, lo: int = 0, counts: array[int] | None = None) -> None:
-        self.lo = lo
-        self.counts = array("H") if counts is None else counts
-
-    def add(self, codes: Iterable[int]) -> None:
-        for code, n in Counter(codes).items():
-            if code == 0:  # absent: not part of any median
-                continue
-            self._cover(code)
-            i = code - self.lo
-            count = self.counts[i] + n
-            if count > 0xFFFF and self.counts.typecode == "H":
-                self.counts = array("I", self.counts)
-            self.counts[i] = count
-
-    def median(self) -> int | None:
-        """The median code (as :func:`median_code` of the full histogram)."""
-        found = median_code(self.counts, first=0)
-        return None if found is None else self.lo + found
-
-    def copy(self) -> _Histogram:
-        return _Histogram(self.lo, array(self.counts.typecode, self.counts))
-
-    def _cover(self, code: int) -> None:
-        counts = self.counts
-        if not counts:
-            self.lo = code
-            counts.append(0)
-        elif code < self.lo:
-            self.counts = array(counts.typecode, [0]) * (self.lo - code) + counts
-            self.lo = code
-        elif code >= self.lo + len(counts):
-            counts.extend([0] * (code - self.lo - len(counts) + 1))
-
-
 class _RegimeStats:
     """The running summary of the open regime (calls already folded out of the tail)."""
 
@@ -247,8 +151,8 @@ class _RegimeStats:
         self.last_ns: int | None = None
         self.served: dict[str, int] = {}
         self.fingerprints: dict[str, int] = {}
-        self.decode_rate = _Histogram()
-        self.output_tokens = _Histogram()
+        self.decode_rate = CodeHistogram()
+        self.output_tokens = CodeHistogram()
 
     def copy(self) -> _RegimeStats:
         twin = _RegimeStats(self.index, self.start_ns, self.opened_by, list(self.signals),

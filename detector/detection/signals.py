@@ -40,28 +40,17 @@ from __future__ import annotations
 
 import math
 from array import array
-from functools import lru_cache
 from typing import Any
 
 from swapwatch.detector.calls import LlmCall
 from swapwatch.detector.detection.categorical import ShareShift
 from swapwatch.detector.detection.config import DetectionConfig
-from swapwatch.detector.detection.numeric import NO_EVENT, BlockShift, log_or_none
+from swapwatch.detector.detection.numeric import NO_EVENT, BlockShift
+from swapwatch.detector.detection.observe import BINS, CATEGORIES, OBSERVERS
 
 TIMING_SIGNALS = frozenset({"latency", "ttft", "decode_rate"})
 #: Signals that load and provider incidents move without any change of model.
 LOAD_SIGNALS = TIMING_SIGNALS | {"errors"}
-
-_OUTPUT_WEIGHT = 4.0  # typical output/input price ratio: cost per weighted token is mix-free
-
-
-def _log2_bin(n: int | None, width: int, bins: int) -> int:
-    """Bin of ``floor(log2 n) // width``, capped (integer arithmetic: cheap per call)."""
-    if not n or n <= 0:
-        return 0
-    b = (int(n).bit_length() - 1) // width
-    return b if b < bins else bins - 1
-
 
 class ConditionedCenter:
     """Baseline log value per size bin: what a call of this size usually measures.
@@ -130,7 +119,7 @@ class NumericLearner:
             entry_s=cfg.entry_s,
         )
         self._centers = (
-            ConditionedCenter(_BINS[name], cfg.bin_memory, cfg.bin_min_support)
+            ConditionedCenter(BINS[name], cfg.bin_memory, cfg.bin_min_support)
             if conditioned else None
         )
 
@@ -138,13 +127,13 @@ class NumericLearner:
 
     def observe(self, call: LlmCall) -> tuple[int, float] | None:
         """(size bin, transformed value) of a call, or ``None`` when it carries no value."""
-        return _OBSERVERS[self.name](call)
+        return OBSERVERS[self.name](call)
 
     # -- contract ---------------------------------------------------------------------------
 
     def learn_one(self, call: LlmCall, index: int) -> int:
         # the per-call hot path (11 learners per call): lookups inlined
-        seen = _OBSERVERS[self.name](call)
+        seen = OBSERVERS[self.name](call)
         if seen is None:
             return NO_EVENT
         b, y = seen
@@ -162,7 +151,7 @@ class NumericLearner:
     def learn_many(self, calls: list[LlmCall], first_index: int) -> list[int]:
         """``learn_one`` over consecutive calls of the key; returns the events that happened."""
         events: list[int] = []
-        observe = _OBSERVERS[self.name]
+        observe = OBSERVERS[self.name]
         centers = self._centers
         test = self._test
         for offset, call in enumerate(calls):
@@ -273,10 +262,10 @@ class CategoricalLearner:
         )
 
     def observe(self, call: LlmCall) -> str | None:
-        return _CATEGORIES[self.name](call)
+        return CATEGORIES[self.name](call)
 
     def learn_one(self, call: LlmCall, index: int) -> int:
-        value = _CATEGORIES[self.name](call)
+        value = CATEGORIES[self.name](call)
         if value is None:
             return NO_EVENT
         return self._test.update(value, call.end_ns, index)
@@ -284,7 +273,7 @@ class CategoricalLearner:
     def learn_many(self, calls: list[LlmCall], first_index: int) -> list[int]:
         """``learn_one`` over consecutive calls of the key; returns the events that happened."""
         events: list[int] = []
-        observe = _CATEGORIES[self.name]
+        observe = CATEGORIES[self.name]
         update = self._test.update
         for offset, call in enumerate(calls):
             value = observe(call)
@@ -323,121 +312,6 @@ class CategoricalLearner:
 
 SignalLearner = NumericLearner | CategoricalLearner
 
-# -- extraction: one small pure function per signal ------------------------------------------
-
-_BINS = {"latency": 8 * 14, "ttft": 16, "decode_rate": 14}
-
-
-def _latency(call: LlmCall) -> tuple[int, float] | None:
-    y = log_or_none(call.duration_s)
-    if y is None or not call.output_tokens:
-        return None
-    b = _log2_bin(call.input_tokens, 2, 8) * 14 + _log2_bin(call.output_tokens, 1, 14)
-    return b, y
-
-
-def _ttft(call: LlmCall) -> tuple[int, float] | None:
-    y = log_or_none(call.time_to_first_chunk_s)
-    if y is None:
-        return None
-    return _log2_bin(call.input_tokens, 1, 16), y
-
-
-def _decode_rate(call: LlmCall) -> tuple[int, float] | None:
-    if not call.output_tokens or call.output_tokens < 8:
-        return None
-    y = log_or_none(call.decode_rate)
-    if y is None:
-        return None
-    return _log2_bin(call.output_tokens, 1, 14), y
-
-
-def _output_tokens(call: LlmCall) -> tuple[int, float] | None:
-    if call.output_tokens is None or call.output_tokens < 0 or call.is_error:
-        return None
-    return 0, math.log1p(call.output_tokens)
-
-
-def _tokenizer(call: LlmCall) -> tuple[int, float] | None:
-    if not call.input_tokens or not call.prompt_chars or call.prompt_chars < 16:
-        return None
-    y = log_or_none(call.input_tokens / call.prompt_chars)
-    return None if y is None else (0, y)
-
-
-def _cost(call: LlmCall) -> tuple[int, float] | None:
-    cost = call.cost_usd
-    if cost is None:
-        cost = price_of(call)
-    weighted = (call.input_tokens or 0) + _OUTPUT_WEIGHT * (call.output_tokens or 0)
-    if cost is None or weighted <= 0:
-        return None
-    y = log_or_none(cost / weighted)
-    return None if y is None else (0, y)
-
-
-def _quality(call: LlmCall) -> tuple[int, float] | None:
-    if not call.evaluations:
-        return None
-    scores = [v for v in call.evaluations.values()
-              if isinstance(v, int | float) and math.isfinite(v)]
-    return (0, sum(scores) / len(scores)) if scores else None
-
-
-def price_of(call: LlmCall) -> float | None:
-    """Catalog price of the call using the *served* model (the requested one if unknown)."""
-    model = call.response_model or call.request_model
-    if not model or call.input_tokens is None or call.output_tokens is None:
-        return None
-    rates = _unit_prices(call.provider, model, call.end_ns // _NS_PER_DAY)
-    if rates is None:
-        return None
-    cached = min(max(call.cached_input_tokens or 0, 0), call.input_tokens)
-    return ((call.input_tokens - cached) * rates[0] + cached * rates[1]
-            + call.output_tokens * rates[2])
-
-
-_NS_PER_DAY = 86400 * 10**9
-_PROBE = 1000
-
-
-@lru_cache(maxsize=4096)
-def _unit_prices(provider: str | None, model: str, day: int) -> tuple[float, float, float] | None:
-    """Per-token input, cached-input and output price of a model on a day (catalog, memoised).
-
-    ``None`` when the catalog does not know the model.
-    """
-    from swapwatch.detector.ingest.pricing import call_cost_usd
-
-    at = day * _NS_PER_DAY
-    p_in = call_cost_usd(provider, model, _PROBE, 0, at_ns=at)
-    p_cached = call_cost_usd(provider, model, _PROBE, 0, cached_input_tokens=_PROBE, at_ns=at)
-    p_out = call_cost_usd(provider, model, 0, _PROBE, at_ns=at)
-    if p_in is None or p_cached is None or p_out is None:
-        return None
-    # tiered prices (dearer above some prompt size) are read at the base tier: the signal is a
-    # per-model unit price, and a tier would move it with prompt size, which is not a swap
-    return p_in / _PROBE, p_cached / _PROBE, p_out / _PROBE
-
-
-_OBSERVERS = {
-    "latency": _latency,
-    "ttft": _ttft,
-    "decode_rate": _decode_rate,
-    "output_tokens": _output_tokens,
-    "tokenizer": _tokenizer,
-    "cost": _cost,
-    "quality": _quality,
-}
-
-_CATEGORIES = {
-    "model_share": lambda c: c.response_model or None,
-    "fingerprint": lambda c: c.system_fingerprint or None,
-    "finish_reason": lambda c: (c.finish_reasons[0] if c.finish_reasons else None)
-    if not c.is_error else None,
-    "errors": lambda c: (c.error_type or "error") if c.is_error else "ok",
-}
-
 _MEASURES = {
     "latency": "log duration vs. calls of similar size",
     "ttft": "log time to first chunk vs. calls of similar prompt size",
@@ -469,6 +343,6 @@ def build_learners(config: DetectionConfig) -> list[SignalLearner]:
     for name in config.signals:
         if name in _NUMERIC:
             learners.append(NumericLearner(name, config, **_NUMERIC[name]))  # type: ignore[arg-type]
-        elif name in _CATEGORIES:
+        elif name in CATEGORIES:
             learners.append(CategoricalLearner(name, config))
     return learners

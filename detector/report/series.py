@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 from swapwatch.detector.calls import LlmCall
 from swapwatch.detector.detection.keys import SeriesKey
-from swapwatch.detector.detection.ledger import code_value, log_code, median_code
+from swapwatch.detector.detection.logcodes import code_value, log_code, median_code
 from swapwatch.detector.report.config import ReportConfig
 
 OTHER = "(other)"
