@@ -238,10 +238,10 @@ def test_sigkill_mid_stream_loses_no_alert_sends_none_twice_and_keeps_baselines(
     run_until("3", lambda: _metric(port, "swapwatch_checkpoints_total") >= 1, "a checkpoint",
               signal.SIGKILL)
     assert list(state.glob("*.state")), "checkpoints exist before the last run"
-    # 4: runs to the end of the stream, then stops cleanly
+    # 4: runs to the end of the stream, then stops cleanly (run 3 may have reached the end
+    #    and checkpointed it before its kill, on a fast machine: then run 4 detects nothing)
     calls_4, _ = run_until(
-        "4", lambda: _metric(port, "swapwatch_calls_total") > 0
-        and _metric(port, "swapwatch_assigned_partitions") == 4
+        "4", lambda: _metric(port, "swapwatch_assigned_partitions") == 4
         and _metric(port, "swapwatch_consumer_lag") == 0
         and _states_seen(state) + _metric(port, "swapwatch_calls_total") >= total,
         "the detector to catch up", signal.SIGTERM)

@@ -7,10 +7,13 @@
    :class:`~swapwatch.detector.detection.engine.Detector`, checkpoints to a temporary state
    directory, alerts kept in memory), turned until every call has reached detection.
 
-The consume figure counts from the first call detected to the last (``steady``); ``total``
-also includes joining the two consumer groups (and any restart after a stalled join, counted
-in ``restarts``). Topics and groups are named per run and the
-topics deleted afterwards. The broker shares the machine's cores with the detector.
+The consume figure counts from the start of the turn that first decoded spans to the last
+call detected (``steady``: the stages at work, filling the pipeline included; starting at the
+first call detected instead would leave out the turns that took the first spans through both
+stages, and flatter larger fetches); ``total`` also includes joining the two consumer groups
+(and any restart after a stalled join, counted in ``restarts``). Topics and groups are named
+per run and the topics deleted afterwards. The broker shares the machine's cores with the
+detector.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class KafkaRun:
     calls_partitions: int
     produce: Timing
     consume_total: Timing  # from the runtime's first turn (includes joining the groups)
-    consume_steady: Timing  # from the first call detected to the last
+    consume_steady: Timing  # from the turn that first decoded spans to the last call detected
     complete: bool  # every call reached detection before the deadline
     spans_decoded: int = 0  # by the repartition stage (diagnosis of an incomplete run)
     spans_partitions_owned: int = 0  # at the end, by this consumer
@@ -131,15 +134,16 @@ def kafka_end_to_end(bootstrap: str, messages: list[bytes], spans: int, calls: i
         runtime = new_runtime()
         restarts = 0
         try:
-            first: tuple[float, float] | None = None
+            first: tuple[float, float] | None = None  # the turn that first decoded spans
             done = 0.0
             deadline = wall + timeout_s
             started = wall
             while time.perf_counter() < deadline:
+                turn = (time.perf_counter(), time.process_time())
                 runtime.run_once()
                 done = registry.get_sample_value("swapwatch_calls_total") or 0.0
-                if done and first is None:
-                    first = (time.perf_counter(), time.process_time())
+                if first is None and registry.get_sample_value("swapwatch_spans_total"):
+                    first = turn
                 if done >= calls:
                     break
                 if (not done and runtime.spans is not None and not runtime.spans.assignment()
@@ -151,6 +155,7 @@ def kafka_end_to_end(bootstrap: str, messages: list[bytes], spans: int, calls: i
                     restarts += 1
                     runtime = new_runtime()
                     started = time.perf_counter()
+                    first = None
             end_wall, end_cpu = time.perf_counter(), time.process_time()
             owned = [len(source.assignment()) if source is not None else 0
                      for source in (runtime.spans, runtime.calls)]

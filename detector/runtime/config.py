@@ -58,8 +58,17 @@ class KafkaRuntimeConfig(BaseModel):
     # a partition that delivered nothing for this long is idle and holds nobody back
     # (Kafka Streams' max.task.idle.ms): an empty partition never reports where it stands
     max_partition_idle_s: float = Field(default=2.0, ge=0)
-    # per partition and fetch: smaller keeps partitions closer in event time
+    # per partition and fetch of the calls topic: what detection takes in between two looks
+    # at whether a checkpoint is due (a few hundred calls per 100 KB)
     max_partition_fetch_bytes: int = Field(default=256 * 1024, ge=1024)
+    # per partition and fetch of the spans topic: smaller keeps partitions closer in event
+    # time (the event-time merge reorders what one fetch brings), larger takes fewer turns of
+    # the loop per span, each of which costs kafka-python hand-offs to its IO thread
+    spans_partition_fetch_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # the repartition stage flushes its calls and commits its spans offsets at most this
+    # often (a flush waits for the broker's acks): a crash redoes at most this much work,
+    # whose calls the detect stage's dedup window drops
+    commit_interval_s: float = Field(default=1.0, ge=0)
 
 
 class RuntimeConfig(BaseModel):

@@ -46,7 +46,8 @@ class GroupSource:
 
     def __init__(self, config: KafkaRuntimeConfig, topic: str, group: str, *,
                  on_assigned: PartitionsCallback, on_revoked: PartitionsCallback,
-                 on_lost: PartitionsCallback, client_id: str = "swapwatch-detect") -> None:
+                 on_lost: PartitionsCallback, client_id: str = "swapwatch-detect",
+                 fetch_bytes: int | None = None) -> None:
         self.topic = topic
         self._callbacks = {"assigned": on_assigned, "revoked": on_revoked, "lost": on_lost}
         self.callback_error: BaseException | None = None
@@ -64,7 +65,7 @@ class GroupSource:
             request_timeout_ms=max(config.request_timeout_ms, config.session_timeout_ms + 5000),
             isolation_level="read_committed",
             reconnect_backoff_max_ms=2000,
-            max_partition_fetch_bytes=config.max_partition_fetch_bytes,
+            max_partition_fetch_bytes=fetch_bytes or config.max_partition_fetch_bytes,
         )
         # Join the group only once the topic's metadata is known: kafka-python 3.0 can otherwise
         # make its first assignment without the topic's partitions and never complete the
@@ -156,13 +157,19 @@ class GroupSource:
 
 def durable_producer(bootstrap: str, client_id: str, *, delivery_timeout_ms: int,
                      request_timeout_ms: int) -> KafkaProducer:
-    """The producer of the runtime (repartition, dead letters): acks=all, idempotent."""
+    """The producer of the runtime (repartition, dead letters): acks=all, idempotent.
+
+    Batches of up to 512 KB per partition: a calls record (a few hundred calls) is tens of KB,
+    above the 16 KB default, which made every send open a new batch and wake the sender's IO
+    thread; with room for several records, one produce request carries a turn's calls. (Half
+    the broker's default ``message.max.bytes``, which a batch must stay under.)"""
     return KafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
+        batch_size=512 * 1024,
         delivery_timeout_ms=delivery_timeout_ms,
         request_timeout_ms=request_timeout_ms,
         max_request_size=8 * 1024 * 1024,

@@ -123,24 +123,30 @@ class Pipeline:
         """Detect on ``calls`` in order; returns the alerts raised (already submitted)."""
         raised: list[Alert] = []
         advanced = False
-        for call in calls:
-            identity = call_identity(call)
-            if identity is not None and not self.dedup.add(identity):
-                self.metrics.duplicates.inc()
-                continue
-            self.metrics.calls.inc()
-            alerts = self.detector.process(call)
-            if call.end_ns > self.watermark_ns:
-                self.watermark_ns = call.end_ns
-                advanced = True
-            if alerts:
-                for alert in alerts:
-                    self.metrics.alerts.labels(kind=alert.kind).inc()
-                self.alerts.submit(alerts)
-                raised.extend(alerts)
-                # alerts at their own event time, so grouping windows see them in order
-                self.alerts.advance(event_time(self.watermark_ns))
-                advanced = False
+        detected = 0  # counted once per batch (a metric's inc() takes a lock), and before alerts
+        try:
+            for call in calls:
+                identity = call_identity(call)
+                if identity is not None and not self.dedup.add(identity):
+                    self.metrics.duplicates.inc()
+                    continue
+                detected += 1
+                alerts = self.detector.process(call)
+                if call.end_ns > self.watermark_ns:
+                    self.watermark_ns = call.end_ns
+                    advanced = True
+                if alerts:
+                    self.metrics.calls.inc(detected)  # the calls before the alerts they raised
+                    detected = 0
+                    for alert in alerts:
+                        self.metrics.alerts.labels(kind=alert.kind).inc()
+                    self.alerts.submit(alerts)
+                    raised.extend(alerts)
+                    # alerts at their own event time, so grouping windows see them in order
+                    self.alerts.advance(event_time(self.watermark_ns))
+                    advanced = False
+        finally:
+            self.metrics.calls.inc(detected)
         if advanced:
             self.alerts.advance(event_time(self.watermark_ns))
         return raised

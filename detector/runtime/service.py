@@ -4,8 +4,9 @@
 
 Both stages are consumer groups (``{group}-repartition`` and ``{group}``), so any number of
 processes share the work; ``stages`` runs one of them alone when they should scale apart.
-Per loop: poll spans → produce calls → (flushed) commit spans; poll calls → detect per
-partition → when due, checkpoint: flush alerts → persist state → commit offsets.
+Per loop: poll spans → produce calls → every ``commit_interval_s``: flush, commit spans; poll
+calls → detect per partition → when due, checkpoint: flush alerts → persist state → commit
+offsets.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ class KafkaRuntime:
         self._last_turn = clock()
         self._last_lag = 0.0
         self._spans_committed: dict[TopicPartition, int] = {}
+        self._spans_commit_at = clock()  # when the repartition stage last flushed and committed
+        self._calls_busy = False  # the detect stage had records, or calls are on their way
         self._spans_active: dict[TopicPartition, float] = {}  # last records, per partition
         kafka = config.kafka
         ensure_topics(config)
@@ -93,7 +96,8 @@ class KafkaRuntime:
                                      on_assigned=lambda tps: None,
                                      on_revoked=self.repartitioner.forget,
                                      on_lost=self.repartitioner.forget,
-                                     client_id=f"{client_id}-repartition")
+                                     client_id=f"{client_id}-repartition",
+                                     fetch_bytes=kafka.spans_partition_fetch_bytes)
         if "detect" in self.stages:
             self.calls = GroupSource(kafka, kafka.calls_topic, kafka.group,
                                      on_assigned=self._assigned, on_revoked=self._revoked,
@@ -126,27 +130,46 @@ class KafkaRuntime:
 
     # --- the loop ---------------------------------------------------------------------------
     def run_once(self, timeout_ms: int = 200) -> None:
+        """One turn of each stage. With both stages, each waits up to half of ``timeout_ms``
+        for records, and not at all while the other has work (a drained spans topic must not
+        hold back detection of a calls backlog or of the calls just produced, nor the
+        reverse)."""
+        both = self.spans is not None and self.calls is not None
+        polled = produced = False
         if self.spans is not None:
-            self._repartition_turn(timeout_ms if self.calls is None else timeout_ms // 2)
+            wait = timeout_ms if not both else 0 if self._calls_busy else timeout_ms // 2
+            polled, produced = self._repartition_turn(wait)
         if self.calls is not None:
-            self._detect_turn(timeout_ms if self.spans is None else timeout_ms // 2)
+            wait = timeout_ms if not both else 0 if polled else timeout_ms // 2
+            self._calls_busy = self._detect_turn(wait) or produced
         self._last_turn = self.clock()
         self._update_gauges()
 
-    def _repartition_turn(self, timeout_ms: int) -> None:
+    def _repartition_turn(self, timeout_ms: int) -> tuple[bool, bool]:
+        """Returns whether records came in, and whether calls went out."""
         assert self.spans is not None
         spans, stage = self.spans, self.repartitioner
         now = self.clock()
-        for tp, records in spans.poll(timeout_ms).items():
+        polled = spans.poll(timeout_ms)
+        for tp, records in polled.items():
             stage.handle(tp, records)
             self._spans_active[tp] = now
-        idle_s = self.config.kafka.max_partition_idle_s
+        kafka = self.config.kafka
+        idle_s = kafka.max_partition_idle_s
         catching_up = [tp for tp in spans.assignment()
                        if not spans.at_end(tp, stage.next_offset(tp))
                        and now - self._spans_active.setdefault(tp, now) < idle_s]
-        stage.produce_released(catching_up)
-        if not stage.pending():
-            return
+        produced = stage.produce_released(catching_up)
+        if stage.pending() and now - self._spans_commit_at >= kafka.commit_interval_s:
+            self._spans_commit_at = now
+            self._commit_spans()
+        return bool(polled), produced > 0
+
+    def _commit_spans(self) -> None:
+        """Flush the calls produced so far, then commit the spans they came from (or rewind
+        to the first span not known to be delivered)."""
+        assert self.spans is not None
+        spans, stage = self.spans, self.repartitioner
         offsets = stage.offsets_to_commit()
         if offsets is None:
             for tp, offset in stage.rewind().items():
@@ -158,14 +181,17 @@ class KafkaRuntime:
             self._spans_committed.update(changed)
         stage.committed(offsets)
 
-    def _detect_turn(self, timeout_ms: int) -> None:
+    def _detect_turn(self, timeout_ms: int) -> bool:
+        """Returns whether records came in."""
         assert self.calls is not None
-        for tp, records in self.calls.poll(timeout_ms).items():
+        polled = self.calls.poll(timeout_ms)
+        for tp, records in polled.items():
             if (tp.topic, tp.partition) in self.detection.owned:
                 self.detection.process(tp.topic, tp.partition, records)
         due = self.detection.due()
         if due:
             self.checkpoint([tp for tp, _ in due], due[0][1])
+        return bool(polled)
 
     def checkpoint(self, tps: list[tuple[str, int]], reason: CheckpointReason) -> None:
         """Flush alerts → persist state → commit offsets, for ``tps``."""
