@@ -18,11 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-
-def _expected(request_model: str, served_model: str) -> bool:
-    from swapwatch.detector.ingest.identity import is_expected
-
-    return is_expected(request_model, served_model)
+from swapwatch.detector.ingest.identity import is_expected as _expected
 
 
 class IdentityWatch:

@@ -95,11 +95,63 @@ class ConditionedCenter:
             self._count[b] = n
         self._mean[b] += (y - self._mean[b]) / n
 
+    def residual_then_learn(self, b: int, y: float, learn: bool) -> float | None:
+        """:meth:`residual` of ``y``, then (if ``learn``) :meth:`learn` it: one call per value."""
+        count, mean = self._count, self._mean
+        n, m = count[b], mean[b]
+        r = None if n < self.min_support else y - m
+        if learn:
+            if n < self.memory:
+                n += 1
+                count[b] = n
+            mean[b] = m + (y - m) / n
+        return r
 
-class NumericLearner:
+
+class _Learner:
+    """What every signal learner shares: a name, a change-point core (``_test``) whose shift
+    state it reports, and learning many calls as learning each."""
+
+    __slots__ = ("_test", "name")
+
+    _test: BlockShift | ShareShift
+    name: str
+
+    def learn_one(self, call: LlmCall, index: int) -> int:
+        raise NotImplementedError
+
+    def learn_many(self, calls: list[LlmCall], first_index: int) -> list[int]:
+        """``learn_one`` over consecutive calls of the key; returns the events that happened."""
+        events = (self.learn_one(call, first_index + offset) for offset, call in enumerate(calls))
+        return [event for event in events if event]
+
+    @property
+    def shifted(self) -> bool:
+        return self._test.shifted
+
+    @property
+    def warm(self) -> bool:
+        return self._test.warm
+
+    @property
+    def shift_started_ns(self) -> int | None:
+        return self._test.shift_started_ns
+
+    @property
+    def shift_started_index(self) -> int | None:
+        return self._test.shift_started_index
+
+    @property
+    def shift_detected_index(self) -> int | None:
+        return self._test.shift_detected_index
+
+
+class NumericLearner(_Learner):
     """A numeric signal: extract, transform, optionally condition, then ``BlockShift``."""
 
-    __slots__ = ("_centers", "_test", "conditioned", "log_scale", "name")
+    __slots__ = ("_centers", "conditioned", "log_scale")
+
+    _test: BlockShift
 
     def __init__(self, name: str, config: DetectionConfig, conditioned: bool = False,
                  log_scale: bool = True) -> None:
@@ -140,56 +192,11 @@ class NumericLearner:
         centers = self._centers
         test = self._test
         if centers is not None:
-            r = centers.residual(b, y)
-            if not test.shifted:
-                centers.learn(b, y)
+            r = centers.residual_then_learn(b, y, not test.shifted)
             if r is None:
                 return NO_EVENT
             y = r
         return test.update(y, call.end_ns, index)
-
-    def learn_many(self, calls: list[LlmCall], first_index: int) -> list[int]:
-        """``learn_one`` over consecutive calls of the key; returns the events that happened."""
-        events: list[int] = []
-        observe = OBSERVERS[self.name]
-        centers = self._centers
-        test = self._test
-        for offset, call in enumerate(calls):
-            seen = observe(call)
-            if seen is None:
-                continue
-            b, y = seen
-            if centers is not None:
-                r = centers.residual(b, y)
-                if not test.shifted:
-                    centers.learn(b, y)
-                if r is None:
-                    continue
-                y = r
-            event = test.update(y, call.end_ns, first_index + offset)
-            if event:
-                events.append(event)
-        return events
-
-    @property
-    def shifted(self) -> bool:
-        return self._test.shifted
-
-    @property
-    def warm(self) -> bool:
-        return self._test.warm
-
-    @property
-    def shift_started_ns(self) -> int | None:
-        return self._test.shift_started_ns
-
-    @property
-    def shift_started_index(self) -> int | None:
-        return self._test.shift_started_index
-
-    @property
-    def shift_detected_index(self) -> int | None:
-        return self._test.shift_detected_index
 
     def slowing_since(self, since_ns: int) -> bool:
         """Shifted slower, or its last block (begun after ``since_ns``) is already slower by
@@ -237,10 +244,12 @@ class NumericLearner:
         self._test.rebaseline(offset=-delta)
 
 
-class CategoricalLearner:
+class CategoricalLearner(_Learner):
     """A categorical signal: the share of each value, via ``ShareShift``."""
 
-    __slots__ = ("_test", "name")
+    __slots__ = ()
+
+    _test: ShareShift
 
     def __init__(self, name: str, config: DetectionConfig) -> None:
         self.name = name
@@ -269,39 +278,6 @@ class CategoricalLearner:
         if value is None:
             return NO_EVENT
         return self._test.update(value, call.end_ns, index)
-
-    def learn_many(self, calls: list[LlmCall], first_index: int) -> list[int]:
-        """``learn_one`` over consecutive calls of the key; returns the events that happened."""
-        events: list[int] = []
-        observe = CATEGORIES[self.name]
-        update = self._test.update
-        for offset, call in enumerate(calls):
-            value = observe(call)
-            if value is not None:
-                event = update(value, call.end_ns, first_index + offset)
-                if event:
-                    events.append(event)
-        return events
-
-    @property
-    def shifted(self) -> bool:
-        return self._test.shifted
-
-    @property
-    def warm(self) -> bool:
-        return self._test.warm
-
-    @property
-    def shift_started_ns(self) -> int | None:
-        return self._test.shift_started_ns
-
-    @property
-    def shift_started_index(self) -> int | None:
-        return self._test.shift_started_index
-
-    @property
-    def shift_detected_index(self) -> int | None:
-        return self._test.shift_detected_index
 
     def summary(self) -> dict[str, Any]:
         return {"measure": _MEASURES[self.name], **self._test.summary()}
