@@ -26,7 +26,7 @@ from collections.abc import Collection
 from typing import Any
 
 from swapwatch.detector.ingest import dialects as d
-from swapwatch.detector.ingest.rows import FIELD_OF_KEY, compile_fields
+from swapwatch.detector.ingest.rows import compile_fields, winning_keys
 from swapwatch.detector.ingest.values import plain
 
 __all__ = [
@@ -87,14 +87,7 @@ class Plan:
             else CHECK_OPERATION if _OPERATION in keys
             else MARKED
         )
-        best: dict[str, tuple[int, str]] = {}
-        for key in shape:
-            spec = FIELD_OF_KEY.get(key)
-            if spec is not None:
-                name, rank = spec
-                current = best.get(name)
-                if current is None or rank < current[0]:
-                    best[name] = (rank, key)
+        best = winning_keys(shape)
         # fields(got, stats) -> a fresh LlmCall row with the attribute fields resolved
         self.fields = compile_fields({name: key for name, (_, key) in best.items()})
         self.dialect = _dialect(keys)

@@ -25,7 +25,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
@@ -47,7 +47,8 @@ from swapwatch.detector.ingest.values import (
     as_text_list,
 )
 
-__all__ = ["FIELD_OF_KEY", "ROW_LENGTH", "SLOT", "Fields", "compile_fields", "resolve_fields"]
+__all__ = ["FIELD_OF_KEY", "ROW_LENGTH", "SLOT", "Fields", "compile_fields", "resolve_fields",
+           "winning_keys"]
 
 _Convert = Callable[[Any, str, IngestStats | None], Any]
 
@@ -91,16 +92,22 @@ _EMPTY_ROW[SLOT["is_error"]] = False
 _PROVIDER, _REASONS = SLOT["provider"], SLOT["finish_reasons"]
 
 
-def resolve_fields(got: dict[str, Any], stats: IngestStats | None) -> dict[str, Any]:
-    """Each field's value from the highest-precedence key present that converts cleanly."""
+def winning_keys(keys: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """For each field some of ``keys`` carry: (rank, key) of its highest-precedence key."""
     best: dict[str, tuple[int, str]] = {}
-    for key in got:
+    for key in keys:
         spec = FIELD_OF_KEY.get(key)
         if spec is not None:
             name, rank = spec
             current = best.get(name)
             if current is None or rank < current[0]:
                 best[name] = (rank, key)
+    return best
+
+
+def resolve_fields(got: dict[str, Any], stats: IngestStats | None) -> dict[str, Any]:
+    """Each field's value from the highest-precedence key present that converts cleanly."""
+    best = winning_keys(got)
     fields: dict[str, Any] = {}
     for name, (rank, key) in best.items():
         convert = _CONVERTERS[name]
