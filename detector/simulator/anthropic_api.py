@@ -23,11 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from swapwatch.detector.simulator.behaviour import (
-    DEFAULT_CHARS_PER_TOKEN,
     Reply,
-    Request,
-    estimate_prompt_tokens,
-    prompt_hash_of,
 )
 from swapwatch.detector.simulator.content import (
     filler_text,
@@ -43,7 +39,7 @@ from swapwatch.detector.simulator.wire import (
     WireApi,
     content_text,
     optional_int,
-    public_headers,
+    parsed_call,
     retry_after_headers,
     sim_id,
     sse,
@@ -106,19 +102,7 @@ def parse_request(body: Any, headers: Mapping[str, str], now: float) -> Call:
         raise InvalidRequest("max_tokens: Field required", "max_tokens")
     text = prompt_text(body)
     tool = _offered_tool(body)
-    request = Request(
-        api="anthropic",
-        request_model=model,
-        prompt_tokens=estimate_prompt_tokens(len(text), DEFAULT_CHARS_PER_TOKEN),
-        prompt_chars=len(text),
-        max_tokens=max_tokens,
-        stream=bool(body.get("stream")),
-        tools=tool is not None,
-        headers=public_headers(headers),
-        now=now,
-        prompt_hash=prompt_hash_of(text),
-    )
-    return Call(request, tool[0] if tool else None, tool[1] if tool else None)
+    return parsed_call("anthropic", model, text, max_tokens, body, tool, headers, now)
 
 
 def _usage(reply: Reply, output_tokens: int) -> dict[str, Any]:

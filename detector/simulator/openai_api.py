@@ -22,11 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from swapwatch.detector.simulator.behaviour import (
-    DEFAULT_CHARS_PER_TOKEN,
     Reply,
-    Request,
-    estimate_prompt_tokens,
-    prompt_hash_of,
 )
 from swapwatch.detector.simulator.content import (
     filler_text,
@@ -42,7 +38,7 @@ from swapwatch.detector.simulator.wire import (
     WireApi,
     content_text,
     optional_int,
-    public_headers,
+    parsed_call,
     retry_after_headers,
     sim_id,
     sse,
@@ -109,19 +105,9 @@ def parse_request(body: Any, headers: Mapping[str, str], now: float) -> Call:
     stream_options = body.get("stream_options")
     include_usage = isinstance(stream_options, Mapping) and bool(
         stream_options.get("include_usage"))
-    request = Request(
-        api="openai",
-        request_model=model,
-        prompt_tokens=estimate_prompt_tokens(len(text), DEFAULT_CHARS_PER_TOKEN),
-        prompt_chars=len(text),
-        max_tokens=optional_int(body, "max_completion_tokens", "max_tokens"),
-        stream=bool(body.get("stream")),
-        tools=tool is not None,
-        headers=public_headers(headers),
-        now=now,
-        prompt_hash=prompt_hash_of(text),
-    )
-    return Call(request, tool[0] if tool else None, tool[1] if tool else None, include_usage)
+    return parsed_call("openai", model, text,
+                       optional_int(body, "max_completion_tokens", "max_tokens"), body, tool,
+                       headers, now, include_usage)
 
 
 def _usage(reply: Reply) -> dict[str, Any]:

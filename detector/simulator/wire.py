@@ -19,7 +19,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from swapwatch.detector.simulator.behaviour import Reply, Request
+from swapwatch.detector.simulator.behaviour import (
+    DEFAULT_CHARS_PER_TOKEN,
+    Reply,
+    Request,
+    estimate_prompt_tokens,
+    prompt_hash_of,
+)
 
 # Request headers that carry credentials: never handed to a behaviour.
 _SECRET_HEADERS = frozenset(
@@ -44,6 +50,26 @@ class Call:
     tool_name: str | None = None
     tool_parameters: Mapping[str, Any] | None = None
     include_usage: bool = False  # OpenAI stream_options.include_usage
+
+
+def parsed_call(api: str, model: str, text: str, max_tokens: int | None, body: Mapping[str, Any],
+                tool: tuple[str, Mapping[str, Any] | None] | None, headers: Mapping[str, str],
+                now: float, include_usage: bool = False) -> Call:
+    """The :class:`Call` of a validated request body whose prompt reads ``text`` (the part of
+    request parsing both APIs share)."""
+    request = Request(
+        api=api,
+        request_model=model,
+        prompt_tokens=estimate_prompt_tokens(len(text), DEFAULT_CHARS_PER_TOKEN),
+        prompt_chars=len(text),
+        max_tokens=max_tokens,
+        stream=bool(body.get("stream")),
+        tools=tool is not None,
+        headers=public_headers(headers),
+        now=now,
+        prompt_hash=prompt_hash_of(text),
+    )
+    return Call(request, tool[0] if tool else None, tool[1] if tool else None, include_usage)
 
 
 @dataclass(frozen=True)
