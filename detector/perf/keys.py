@@ -28,7 +28,7 @@ import os
 import pickle
 import time
 import tracemalloc
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from swapwatch.detector.calls import LlmCall
@@ -69,12 +69,19 @@ class KeyPoint:
     pickled_per_key: float
     pickle_s: float  # one checkpoint's pickling of the whole detector (wall clock)
     floor: Timing
-    replay: Timing
+    replay: Timing  # calls spread evenly over the keys: every call a cold key (worst case)
+    replay_skewed: Timing | None = None  # Zipf-skewed over the keys, as fleets are
 
     @property
     def ratio(self) -> float:
         base = self.floor.rate("cpu")
         return self.replay.rate("cpu") / base if base else 0.0
+
+    @property
+    def ratio_skewed(self) -> float:
+        base = self.floor.rate("cpu")
+        skewed = self.replay_skewed
+        return skewed.rate("cpu") / base if base and skewed is not None else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +94,8 @@ class KeyPoint:
             "checkpoint_pickle_s": round(self.pickle_s, 3),
             "floor": self.floor.to_dict(), "replay": self.replay.to_dict(),
             "ratio_cpu": round(self.ratio, 3),
+            "replay_skewed": None if self.replay_skewed is None else self.replay_skewed.to_dict(),
+            "ratio_skewed_cpu": round(self.ratio_skewed, 3),
         }
 
 
@@ -129,6 +138,12 @@ def key_point(templates: list[LlmCall], stream: list[LlmCall], keys: int,
     spread = with_tenants(stream, tenants)
     messages = otlp_messages(spread, batch_size=batch_size)
     before_ns = min(call.start_ns for call in stream)
+    # the skewed replay follows the even one: the same calls, later and under new span ids
+    # (else the dedup window would drop them all)
+    shift_ns = max(call.end_ns for call in stream) - before_ns + 1
+    later = [replace(call, start_ns=call.start_ns + shift_ns, end_ns=call.end_ns + shift_ns,
+                     span_id=(call.span_id or "")[::-1] or None) for call in stream]
+    skewed = otlp_messages(with_tenants(later, tenants, skewed=True), batch_size=batch_size)
 
     gc.collect()
     rss_before = resident_bytes()
@@ -160,10 +175,12 @@ def key_point(templates: list[LlmCall], stream: list[LlmCall], keys: int,
     # steady state: no end-of-input flush (it would learn every key's staged block at once)
     replay = timed(len(spread), lambda: replay_pass(messages, pipeline, end_of_input=False))
     floors.append(timed(len(spread), lambda: floor_pass(messages)))
+    replay_skewed = timed(len(spread), lambda: replay_pass(skewed, pipeline, end_of_input=False))
+    floors.append(timed(len(spread), lambda: floor_pass(skewed)))
     return KeyPoint(keys=held, warm_keys=warm, warm_calls=warm_calls, warm_cpu_s=warm_cpu_s,
                     traced_per_key=traced / held, rss_per_key=max(rss, 0) / held,
                     pickled_per_key=pickled / held, pickle_s=pickle_s, floor=best(floors),
-                    replay=replay)
+                    replay=replay, replay_skewed=replay_skewed)
 
 
 def key_scaling(templates: list[LlmCall], stream: list[LlmCall], key_counts: list[int],

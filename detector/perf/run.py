@@ -132,6 +132,8 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = print) -> dict
                                       batch_size=options.batch_size))
         first = points[0].ratio if points else 0.0
         result["keys"] = [{**p.to_dict(), "vs_fewest_keys": round(p.ratio / first, 3)
+                           if first else 0.0,
+                           "skewed_vs_fewest_keys": round(p.ratio_skewed / first, 3)
                            if first else 0.0} for p in points]
 
     if options.profile:

@@ -60,16 +60,22 @@ def fleet_calls(spans: int, seed: int = 1, scenario: str = SCENARIO) -> list[Llm
     return calls[:spans]
 
 
-def tenant_of(call: LlmCall, tenants: int) -> str:
-    """A tenant out of ``tenants`` that spreads calls evenly (from the random span id)."""
-    return f"tenant-{int((call.span_id or '0')[:8], 16) % tenants}"
+def tenant_of(call: LlmCall, tenants: int, skewed: bool = False) -> str:
+    """A tenant out of ``tenants`` (from the random span id): evenly spread, or ``skewed`` as
+    real fleets are, the k-th busiest tenant getting a share ∝ 1/k (Zipf, s = 1)."""
+    span_id = call.span_id or "0"
+    if not skewed:
+        return f"tenant-{int(span_id[:8], 16) % tenants}"
+    # log-uniform rank: P(rank >= k) = 1 - log k / log tenants, a density ∝ 1/k
+    u = int(span_id[8:16] or "0", 16) / 2**32
+    return f"tenant-{min(int(tenants ** u) - 1, tenants - 1)}"
 
 
-def with_tenants(calls: list[LlmCall], tenants: int) -> list[LlmCall]:
+def with_tenants(calls: list[LlmCall], tenants: int, skewed: bool = False) -> list[LlmCall]:
     """``calls`` spread over ``tenants`` tenants: each simulated key becomes that many keys."""
     if tenants <= 1:
         return calls
-    return [replace(call, tenant=tenant_of(call, tenants)) for call in calls]
+    return [replace(call, tenant=tenant_of(call, tenants, skewed)) for call in calls]
 
 
 def base_keys(calls: list[LlmCall]) -> list[tuple[Any, ...]]:
