@@ -21,6 +21,7 @@ from typing import Any
 
 from swapwatch.detector.simulator.behaviour import (
     DEFAULT_CHARS_PER_TOKEN,
+    Api,
     Reply,
     Request,
     estimate_prompt_tokens,
@@ -52,7 +53,7 @@ class Call:
     include_usage: bool = False  # OpenAI stream_options.include_usage
 
 
-def parsed_call(api: str, model: str, text: str, max_tokens: int | None, body: Mapping[str, Any],
+def parsed_call(api: Api, model: str, text: str, max_tokens: int | None, body: Mapping[str, Any],
                 tool: tuple[str, Mapping[str, Any] | None] | None, headers: Mapping[str, str],
                 now: float, include_usage: bool = False) -> Call:
     """The :class:`Call` of a validated request body whose prompt reads ``text`` (the part of
