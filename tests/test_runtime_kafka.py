@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
 import signal
 import subprocess
@@ -255,8 +254,11 @@ def test_sigkill_mid_stream_loses_no_alert_sends_none_twice_and_keeps_baselines(
 
 def _states_seen(state_dir: Path) -> int:
     total = 0
+    store = DirectoryStateStore(state_dir)
     for path in state_dir.glob("*.state"):
-        total += pickle.loads(path.read_bytes()).detector.calls_seen
+        topic, _, partition = path.stem.rpartition("-")
+        state = store.load(topic, int(partition))
+        total += state.detector.calls_seen if state is not None else 0
     return total
 
 

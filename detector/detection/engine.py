@@ -35,21 +35,28 @@ provider, not this key: no swap, and enough such keys open an ``incident``.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import itertools
 import re
-from collections import deque
+from collections import OrderedDict, deque
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from swapwatch.detector.alerts.alert import Alert, AlertKey
 from swapwatch.detector.calls import LlmCall
 from swapwatch.detector.detection.changes import ChangePoint, Outcome
+from swapwatch.detector.detection.checkpointing import (
+    TrackedKeyTable,
+    shared_objects,
+    upgrade_table,
+)
 from swapwatch.detector.detection.config import DetectionConfig
 from swapwatch.detector.detection.correlate import Shift, is_incident, swap_signals
 from swapwatch.detector.detection.divergence import DivergenceMonitor
 from swapwatch.detector.detection.identity import IdentityWatch
-from swapwatch.detector.detection.keys import KeyTable, SeriesKey
+from swapwatch.detector.detection.keys import SeriesKey
 from swapwatch.detector.detection.ledger import RegimeLedger
 from swapwatch.detector.detection.numeric import SHIFTED
 from swapwatch.detector.detection.signals import (
@@ -116,7 +123,8 @@ class Detector:
     def __init__(self, config: DetectionConfig | None = None) -> None:
         self.config = config or DetectionConfig()
         cfg = self.config
-        self._table: KeyTable[KeyState] = KeyTable(cfg.keys.max_keys, cfg.keys.idle_evict_s * 1e9)
+        self._table: TrackedKeyTable[KeyState] = TrackedKeyTable(cfg.keys.max_keys,
+                                                                 cfg.keys.idle_evict_s * 1e9)
         self._buffer: list[tuple[int, int, LlmCall]] = []
         self._seq = itertools.count()
         self._max_end_ns = 0
@@ -132,6 +140,7 @@ class Detector:
         self.late_calls = 0
         self._stage = cfg.numeric.block_size
         self._any_model = [re.compile(p) for p in cfg.identity.any_model_patterns]
+        self._changed: set[SeriesKey] = set()  # keys learned since take_changes()
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -140,6 +149,7 @@ class Detector:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state["_seq"] = itertools.count(state["_seq"])
+        _tracking(state)
         self.__dict__.update(state)
 
     # -- public API -----------------------------------------------------------------------------
@@ -166,6 +176,7 @@ class Detector:
         while self._buffer and (limit is None or self._buffer[0][0] <= limit):
             alerts.extend(self._handle(heapq.heappop(self._buffer)[2]))
         if now_ns is None:  # end of input: learn what is still staged
+            self._changed.update(self._table)
             for key, state in list(self._table.items()):
                 alerts.extend(self._learn(key, state))
         if now_ns is not None:
@@ -209,6 +220,7 @@ class Detector:
         else:
             table.touch(key, call.end_ns)
         state.calls += 1
+        self._changed.add(key)
         index = state.calls
         alerts: list[Alert] = []
         identity = state.identity
@@ -506,3 +518,55 @@ class Detector:
                       "keys": [k.slug() for k in shown]},
             severity="error" if status == "firing" else "info",
         )
+
+    # -- incremental checkpoints (the runtime's state store; see detection/checkpointing.py) ----
+
+    def take_changes(self) -> tuple[dict[SeriesKey, KeyState], set[SeriesKey]]:
+        """The keys whose state changed since the last call (with their states), and the keys
+        dropped since; both are forgotten here. O(keys changed)."""
+        table = self._table
+        touched, self._changed = self._changed, set()
+        dropped = table.take_dropped() | touched
+        changed = {key: state for key in touched if (state := table.get(key)) is not None}
+        return changed, {key for key in dropped if key not in changed}
+
+    def shared_state(self) -> dict[str, Any]:
+        """Everything but the key states: configuration, reorder buffer, provider maps,
+        incidents, divergence, change points, counters, and the key table's order and clocks.
+        Pickle it before the detector takes another call (it shares the table's clocks)."""
+        state = self.__getstate__()
+        del state["_changed"]
+        skeleton = copy.copy(self._table)
+        skeleton._states = OrderedDict.fromkeys(self._table)  # type: ignore[assignment]
+        skeleton.dropped = set()
+        state["_table"] = skeleton
+        return state
+
+    def key_states(self) -> list[tuple[SeriesKey, KeyState]]:
+        return list(self._table.items())
+
+    @classmethod
+    def from_checkpoint(cls, shared: dict[str, Any], states: Mapping[SeriesKey, KeyState]
+                        ) -> Detector:
+        """The detector :meth:`shared_state` and :meth:`key_states` were taken from."""
+        detector = cls.__new__(cls)
+        detector.__setstate__(dict(shared))
+        held: OrderedDict[SeriesKey, Any] = detector._table._states
+        if len(held) != len(states) or any(key not in states for key in held):
+            raise ValueError(f"{len(states)} key states for a key table of {len(held)} keys")
+        for key in held:
+            held[key] = states[key]  # in place: the table's order stays
+        detector._changed = set()
+        detector._table.dropped = set()
+        return detector
+
+    @staticmethod
+    def checkpoint_objects(config: DetectionConfig) -> list[object]:
+        """What every key state of ``config`` shares (pickled once, not once a key)."""
+        return shared_objects(lambda: KeyState(config))
+
+
+def _tracking(state: dict[str, Any]) -> None:
+    """A detector pickled before change tracking existed: every key counts as changed."""
+    upgrade_table(state["_table"])
+    state.setdefault("_changed", set(state["_table"]))

@@ -54,6 +54,10 @@ class RuntimeMetrics:
                                     registry=r)
         self.partitions = Gauge("swapwatch_assigned_partitions",
                                 "Partitions this consumer owns", ["topic"], registry=r)
+        self.states_discarded = Counter(
+            "swapwatch_states_discarded",
+            "Partition state files that could not be read (moved aside; the partition "
+            "started from fresh state)", ["reason"], registry=r)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -38,6 +38,8 @@ from swapwatch.detector.runtime.checkpoint import (
     CheckpointReason,
     DirectoryStateStore,
     PartitionState,
+    StateCorrupt,
+    StateOutdated,
     StateStore,
     checkpoint_due,
 )
@@ -101,7 +103,7 @@ class PartitionedDetection:
         """Take a partition; returns the offset to resume at (``None``: the group's commit)."""
         if (topic, partition) in self.owned:
             return self.owned[(topic, partition)].state.next_offset
-        stored = self.store.load(topic, partition)
+        stored = self._load(topic, partition)
         state = stored or PartitionState.fresh(topic, partition, self.detector_factory(),
                                                self.config.dedup_window)
         pipeline = Pipeline(state.detector, self.sink_factory(topic, partition), self.metrics,
@@ -110,6 +112,22 @@ class PartitionedDetection:
         log.info("assigned %s[%d]: %s", topic, partition,
                  f"resuming at offset {state.next_offset}" if stored else "fresh state")
         return state.next_offset if stored else None
+
+    def _load(self, topic: str, partition: int) -> PartitionState | None:
+        """The stored state; an unreadable file is moved aside (kept for inspection), said
+        loudly and counted, and the partition starts fresh: one bad file must not stop the
+        consumer, nor be silently overwritten."""
+        try:
+            return self.store.load(topic, partition)
+        except StateCorrupt as err:
+            reason = "outdated" if isinstance(err, StateOutdated) else "unreadable"
+            aside = getattr(self.store, "set_aside", None)
+            kept = aside(topic, partition) if callable(aside) else None
+            log.error("%s[%d]: state not restored (%s); starting from fresh state, learned "
+                      "baselines are lost%s", topic, partition, err,
+                      f"; the file is kept as {kept}" if kept else "")
+            self.metrics.states_discarded.labels(reason=reason).inc()
+            return None
 
     def release(self, topic: str, partition: int) -> None:
         """Give a partition up cleanly: checkpoint it so that its next owner resumes here."""
