@@ -9,8 +9,9 @@ between two floor passes on the same bytes:
 - ``traced``: growth of Python's traced allocations (tracemalloc) over building and warming
   the detector, per key: the live objects it holds;
 - ``rss``: growth of the process's resident memory, per key (includes allocator slack);
-- ``pickled``: the checkpoint size (the detector pickled, as the runtime stores a partition's
-  state), per key, and how long pickling it takes.
+- ``pickled``: the whole detector pickled, per key, and how long that takes: what a
+  partition's first checkpoint writes (later ones write only the keys touched since, see
+  :mod:`swapwatch.detector.runtime.checkpoint`).
 
 >>> from swapwatch.detector.perf.traffic import fleet_calls
 >>> calls = fleet_calls(300, seed=1)
@@ -67,7 +68,7 @@ class KeyPoint:
     traced_per_key: float  # 0 when tracemalloc was off
     rss_per_key: float  # 0 where /proc is missing
     pickled_per_key: float
-    pickle_s: float  # one checkpoint's pickling of the whole detector (wall clock)
+    pickle_s: float  # pickling the whole detector (a first, full checkpoint; wall clock)
     floor: Timing
     replay: Timing  # calls spread evenly over the keys: every call a cold key (worst case)
     replay_skewed: Timing | None = None  # Zipf-skewed over the keys, as fleets are
