@@ -100,7 +100,8 @@ def summary(result: dict[str, Any]) -> list[str]:
         ]
     if result.get("keys"):
         lines.append("keys     warm  traced B/key  rss B/key  pickled B/key  pickle s   "
-                     "replay (cpu)  ratio  vs fewest   skewed: ratio  vs fewest")
+                     "replay (cpu)  ratio  vs fewest   skewed: ratio  vs fewest   "
+                     "checkpoint s: first  next (keys touched)")
         for p in result["keys"]:
             traced = f"{p['traced_bytes_per_key']:,}" if p["traced_bytes_per_key"] else "-"
             lines.append(
@@ -108,7 +109,9 @@ def summary(result: dict[str, Any]) -> list[str]:
                 f"  {p['pickled_bytes_per_key']:>13,}  {p['checkpoint_pickle_s']:>8.2f}  "
                 f"{_rate(p['replay'])}  "
                 f"{p['ratio_cpu']:.2f}   {p['vs_fewest_keys']:.2f}"
-                f"            {p['ratio_skewed_cpu']:.2f}   {p['skewed_vs_fewest_keys']:.2f}")
+                f"            {p['ratio_skewed_cpu']:.2f}   {p['skewed_vs_fewest_keys']:.2f}"
+                f"{p['checkpoint_full_cpu_s']:>21.2f}  {p['checkpoint_cpu_s']:>5.2f} "
+                f"({p['checkpoint_keys']:,})")
     rate = result["replay"]["spans_per_s_cpu"]
     plan = capacity_plan(1e9, rate)
     lines.append(f"1e9 calls/day at {rate:,} calls/s per process (cpu), peak 3x mean, 50% "

@@ -27,14 +27,17 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from swapwatch.detector.calls import LlmCall
 from swapwatch.detector.detection.config import DetectionConfig
 from swapwatch.detector.detection.engine import Detector
+from swapwatch.detector.detection.keys import SeriesKey
 from swapwatch.detector.perf.measure import (
     Timing,
     best,
@@ -50,6 +53,7 @@ from swapwatch.detector.perf.traffic import (
     warmup_calls,
     with_tenants,
 )
+from swapwatch.detector.runtime.checkpoint import DirectoryStateStore, PartitionState
 
 # Calls per key that warm every learner of the default configuration: a numeric block of 16
 # calls graduates to the baseline after 16 recent blocks, and 16 graduated blocks (spanning
@@ -72,6 +76,9 @@ class KeyPoint:
     floor: Timing
     replay: Timing  # calls spread evenly over the keys: every call a cold key (worst case)
     replay_skewed: Timing | None = None  # Zipf-skewed over the keys, as fleets are
+    checkpoint_full_s: float = 0.0  # CPU of a first checkpoint to a state store (every key)
+    checkpoint_s: float = 0.0  # CPU of the next one, after the replays (the keys they touched)
+    checkpoint_keys: int = 0  # keys the replays touched
 
     @property
     def ratio(self) -> float:
@@ -97,6 +104,9 @@ class KeyPoint:
             "ratio_cpu": round(self.ratio, 3),
             "replay_skewed": None if self.replay_skewed is None else self.replay_skewed.to_dict(),
             "ratio_skewed_cpu": round(self.ratio_skewed, 3),
+            "checkpoint_full_cpu_s": round(self.checkpoint_full_s, 3),
+            "checkpoint_cpu_s": round(self.checkpoint_s, 3),
+            "checkpoint_keys": self.checkpoint_keys,
         }
 
 
@@ -144,7 +154,8 @@ def key_point(templates: list[LlmCall], stream: list[LlmCall], keys: int,
     shift_ns = max(call.end_ns for call in stream) - before_ns + 1
     later = [replace(call, start_ns=call.start_ns + shift_ns, end_ns=call.end_ns + shift_ns,
                      span_id=(call.span_id or "")[::-1] or None) for call in stream]
-    skewed = otlp_messages(with_tenants(later, tenants, skewed=True), batch_size=batch_size)
+    skewed_calls = with_tenants(later, tenants, skewed=True)
+    skewed = otlp_messages(skewed_calls, batch_size=batch_size)
 
     gc.collect()
     rss_before = resident_bytes()
@@ -170,18 +181,32 @@ def key_point(templates: list[LlmCall], stream: list[LlmCall], keys: int,
     pickle_s = time.perf_counter() - pickle_started
     warm = _warm_keys(detector)
 
-    floor_pass(messages[:2])
-    floors = [timed(len(spread), lambda: floor_pass(messages))]
-    pipeline = replay_pipeline(detector)
-    # steady state: no end-of-input flush (it would learn every key's staged block at once)
-    replay = timed(len(spread), lambda: replay_pass(messages, pipeline, end_of_input=False))
-    floors.append(timed(len(spread), lambda: floor_pass(messages)))
-    replay_skewed = timed(len(spread), lambda: replay_pass(skewed, pipeline, end_of_input=False))
-    floors.append(timed(len(spread), lambda: floor_pass(skewed)))
+    with tempfile.TemporaryDirectory() as root:
+        store = DirectoryStateStore(root)
+        state = PartitionState.fresh("calls", 0, detector)
+        full_s = _cpu(lambda: store.save(state))  # a partition's first checkpoint: every key
+        floor_pass(messages[:2])
+        floors = [timed(len(spread), lambda: floor_pass(messages))]
+        pipeline = replay_pipeline(detector)
+        # steady state: no end-of-input flush (it would learn every key's block at once)
+        replay = timed(len(spread), lambda: replay_pass(messages, pipeline, end_of_input=False))
+        floors.append(timed(len(spread), lambda: floor_pass(messages)))
+        replay_skewed = timed(len(spread),
+                              lambda: replay_pass(skewed, pipeline, end_of_input=False))
+        floors.append(timed(len(spread), lambda: floor_pass(skewed)))
+        touched = len({SeriesKey.of(call) for call in spread + skewed_calls})
+        incremental_s = _cpu(lambda: store.save(state))  # the keys the replays touched
     return KeyPoint(keys=held, warm_keys=warm, warm_calls=warm_calls, warm_cpu_s=warm_cpu_s,
                     traced_per_key=traced / held, rss_per_key=max(rss, 0) / held,
                     pickled_per_key=pickled / held, pickle_s=pickle_s, floor=best(floors),
-                    replay=replay, replay_skewed=replay_skewed)
+                    replay=replay, replay_skewed=replay_skewed, checkpoint_full_s=full_s,
+                    checkpoint_s=incremental_s, checkpoint_keys=touched)
+
+
+def _cpu(work: Callable[[], object]) -> float:
+    started = time.process_time()
+    work()
+    return time.process_time() - started
 
 
 def key_scaling(templates: list[LlmCall], stream: list[LlmCall], key_counts: list[int],
