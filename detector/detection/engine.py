@@ -175,10 +175,10 @@ class Detector:
         limit = None if now_ns is None else now_ns - self.config.reorder_window_s * 1e9
         while self._buffer and (limit is None or self._buffer[0][0] <= limit):
             alerts.extend(self._handle(heapq.heappop(self._buffer)[2]))
-        if now_ns is None:  # end of input: learn what is still staged
+        if now_ns is None:  # end of input: close every key's partial block (correlate it)
             self._changed.update(self._table)
             for key, state in list(self._table.items()):
-                alerts.extend(self._learn(key, state))
+                alerts.extend(self._end_block(key, state))
         if now_ns is not None:
             self._sweep(now_ns)
         return alerts
@@ -242,12 +242,12 @@ class Detector:
         state.last_end_ns = call.end_ns
         state.staged += 1
         if state.staged >= self._stage:
-            alerts.extend(self._learn(key, state))
+            alerts.extend(self._end_block(key, state))
         if call.end_ns - self._last_sweep_ns >= _SWEEP_NS:
             self._sweep(call.end_ns)
         return alerts
 
-    def _learn(self, key: SeriesKey, state: KeyState) -> list[Alert]:
+    def _end_block(self, key: SeriesKey, state: KeyState) -> list[Alert]:
         """After a block of the key's calls: compare series, and correlate if a shift moved."""
         if not state.staged:
             return []
