@@ -143,10 +143,6 @@ class ShareShift:
         self._reason = ""
 
     @property
-    def min_total_variation(self) -> float:
-        return self.params.min_total_variation
-
-    @property
     def shifted(self) -> bool:
         return self._shifted
 

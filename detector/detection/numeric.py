@@ -192,14 +192,6 @@ class BlockShift:
         self._shift: _Shift | None = None  # while a shift is flagged and not yet adopted
 
     @property
-    def block_size(self) -> int:
-        return self.params.block_size
-
-    @property
-    def recent_blocks(self) -> int:
-        return self.params.recent_blocks
-
-    @property
     def min_effect(self) -> float:
         return self.params.min_effect
 

@@ -52,6 +52,7 @@ TIMING_SIGNALS = frozenset({"latency", "ttft", "decode_rate"})
 #: Signals that load and provider incidents move without any change of model.
 LOAD_SIGNALS = TIMING_SIGNALS | {"errors"}
 
+
 class ConditionedCenter:
     """Baseline log value per size bin: what a call of this size usually measures.
 
@@ -74,14 +75,8 @@ class ConditionedCenter:
         self._mean = array("f", [0.0]) * bins
         self._count = array("H", [0]) * bins  # at most ``memory`` (<= 65535)
 
-    @property
-    def bins(self) -> int:
-        return len(self._mean)
-
     def residual(self, b: int, y: float) -> float | None:
-        if self._count[b] < self.min_support:
-            return None
-        return y - self._mean[b]
+        return self.residual_then_learn(b, y, learn=False)
 
     def move(self, delta: float) -> None:
         """Shift every bin's centre: the whole regime moved (a new baseline was adopted)."""
@@ -89,14 +84,11 @@ class ConditionedCenter:
             self._mean[b] += delta
 
     def learn(self, b: int, y: float) -> None:
-        n = self._count[b]
-        if n < self.memory:
-            n += 1
-            self._count[b] = n
-        self._mean[b] += (y - self._mean[b]) / n
+        self.residual_then_learn(b, y, learn=True)
 
     def residual_then_learn(self, b: int, y: float, learn: bool) -> float | None:
-        """:meth:`residual` of ``y``, then (if ``learn``) :meth:`learn` it: one call per value."""
+        """``y`` minus its bin's centre (``None`` while the bin has too little support), then,
+        if ``learn``, ``y`` learned into the bin: one call per value on the hot path."""
         count, mean = self._count, self._mean
         n, m = count[b], mean[b]
         r = None if n < self.min_support else y - m
@@ -174,12 +166,6 @@ class NumericLearner(_Learner):
             ConditionedCenter(BINS[name], cfg.bin_memory, cfg.bin_min_support)
             if conditioned else None
         )
-
-    # -- what the learner reads -----------------------------------------------------------
-
-    def observe(self, call: LlmCall) -> tuple[int, float] | None:
-        """(size bin, transformed value) of a call, or ``None`` when it carries no value."""
-        return OBSERVERS[self.name](call)
 
     # -- contract ---------------------------------------------------------------------------
 
@@ -269,9 +255,6 @@ class CategoricalLearner(_Learner):
             new_value_min_count=cfg.new_value_min_count,
             max_values=cfg.max_values,
         )
-
-    def observe(self, call: LlmCall) -> str | None:
-        return CATEGORIES[self.name](call)
 
     def learn_one(self, call: LlmCall, index: int) -> int:
         value = CATEGORIES[self.name](call)
