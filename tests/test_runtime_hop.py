@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 import pytest
 from swapwatch.detector.calls import LlmCall
-from swapwatch.detector.runtime.checkpoint import DedupWindow
 from swapwatch.detector.runtime.config import RuntimeConfig
 from swapwatch.detector.runtime.deadletter import DeadLetters
+from swapwatch.detector.runtime.dedup import DedupWindow
 from swapwatch.detector.runtime.metrics import RuntimeMetrics
 from swapwatch.detector.runtime.partitions import Record
 from swapwatch.detector.runtime.records import (

@@ -35,8 +35,8 @@ from swapwatch.detector.detection.config import DetectionConfig
 from swapwatch.detector.detection.engine import Detector
 from swapwatch.detector.ingest.bench import floor as walk_attributes
 from swapwatch.detector.ingest.decode import calls_from_protobuf
-from swapwatch.detector.runtime.checkpoint import DedupWindow
 from swapwatch.detector.runtime.config import RuntimeConfig
+from swapwatch.detector.runtime.dedup import DedupWindow
 from swapwatch.detector.runtime.pipeline import CollectingSink, Pipeline
 from swapwatch.detector.runtime.records import decode_calls, encode_calls, partition_key
 

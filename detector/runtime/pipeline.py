@@ -23,7 +23,7 @@ from typing import IO, Any, Protocol
 
 from swapwatch.detector.alerts.alert import Alert
 from swapwatch.detector.calls import LlmCall
-from swapwatch.detector.runtime.checkpoint import DedupWindow
+from swapwatch.detector.runtime.dedup import DedupWindow
 from swapwatch.detector.runtime.metrics import RuntimeMetrics
 from swapwatch.detector.runtime.records import call_identity
 
